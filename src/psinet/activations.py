@@ -1,0 +1,292 @@
+"""Activation functions f and what backprop needs of them.
+
+Each activation maps the weighted sums ``z`` of a layer to its outputs ``a = f(z)``
+and, on the way back, turns ``∂E/∂a`` into ``Ψ = ∂E/∂z``. For the elementwise
+activations that is ``Ψ = ∂E/∂a ⊙ f'(z)``; softmax mixes the outputs of a row, so
+there backprop uses its Jacobian-vector product instead (NOTATION.md).
+
+Defining your own activation
+----------------------------
+Subclass :class:`Activation` and implement three methods, each on arrays of
+shape (N, n):
+
+* ``value(z, out=None)``: ``a = f(z)``, written into ``out`` when given;
+* ``derivative(z, a)``: ``f'(z)`` elementwise (``a = f(z)`` is passed too, since
+  many derivatives are cheapest from the output, e.g. ``σ'(z) = a(1 − a)``);
+* ``backward(grad_a, z, a, out=None)``: ``Ψ = grad_a ⊙ f'(z)``. The default
+  implementation uses ``derivative``; override it only for speed or for a
+  non-elementwise function.
+
+Set ``name`` (used by :func:`get` and in saved files) and ``init`` ("glorot" or
+"he"; the initialization that suits the function).
+
+>>> import numpy as np
+>>> z = np.array([[-1.0, 0.0, 2.0]])
+>>> get("relu").value(z)
+array([[0., 0., 2.]])
+>>> get("sigmoid").derivative(np.zeros((1, 1)), np.full((1, 1), 0.5))
+array([[0.25]])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+Array = np.ndarray
+
+
+class Activation:
+    """Base class: an activation ``a = f(z)`` and its derivative.
+
+    Attributes
+    ----------
+    name : str
+        The name :func:`get` knows it by.
+    init : str
+        ``"glorot"`` or ``"he"``: the weight initialization suited to this function.
+    elementwise : bool
+        True when ``f`` acts on each entry alone (all but softmax).
+    """
+
+    name: str = "activation"
+    init: str = "glorot"
+    elementwise: bool = True
+
+    def value(self, z: Array, out: Array | None = None) -> Array:
+        """``a = f(z)``: ndarray of shape (N, n) from z of shape (N, n)."""
+        raise NotImplementedError
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        """``f'(z)`` elementwise: ndarray of shape (N, n); ``a`` is ``f(z)``."""
+        raise NotImplementedError
+
+    def backward(self, grad_a: Array, z: Array, a: Array, out: Array | None = None) -> Array:
+        """``Ψ = ∂E/∂z = grad_a ⊙ f'(z)``: ndarray of shape (N, n).
+
+        ``grad_a`` is ``∂E/∂a``, ndarray of shape (N, n); ``z`` and ``a = f(z)`` are
+        the cached forward values. ``out`` may be ``grad_a`` itself (in place).
+        """
+        return np.multiply(grad_a, self.derivative(z, a), out=out)
+
+    def get_config(self) -> dict[str, Any]:
+        """The JSON-able description that :func:`get` rebuilds this activation from."""
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        params = {k: v for k, v in self.get_config().items() if k != "name"}
+        args = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Activation) and self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.get_config().items())))
+
+
+class Sigmoid(Activation):
+    """Logistic sigmoid ``σ(z) = 1 / (1 + e^(−z))``, ``σ'(z) = σ(z)(1 − σ(z))``.
+
+    Computed as ``½(1 + tanh(z/2))``, which never overflows.
+    """
+
+    name = "sigmoid"
+
+    def value(self, z: Array, out: Array | None = None) -> Array:
+        # σ(z) = ½ + ½·tanh(z/2): one ufunc pass, finite for any z, no exp overflow.
+        out = np.multiply(z, 0.5, out=out)
+        np.tanh(out, out=out)
+        out *= 0.5
+        out += 0.5
+        return out
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return a * (1 - a)
+
+    def backward(self, grad_a: Array, z: Array, a: Array, out: Array | None = None) -> Array:
+        out = np.multiply(grad_a, a, out=out)  # grad_a ⊙ a
+        out -= out * a  # grad_a ⊙ a ⊙ (1 − a)
+        return out
+
+
+class Tanh(Activation):
+    """Hyperbolic tangent ``tanh(z)``, ``tanh'(z) = 1 − tanh²(z)``."""
+
+    name = "tanh"
+
+    def value(self, z: Array, out: Array | None = None) -> Array:
+        return np.tanh(z, out=out)
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return 1 - a * a
+
+    def backward(self, grad_a: Array, z: Array, a: Array, out: Array | None = None) -> Array:
+        a2 = a * a
+        np.subtract(1, a2, out=a2)
+        return np.multiply(grad_a, a2, out=out)
+
+
+class ReLU(Activation):
+    """Rectified linear unit ``max(0, z)``, ``f'(z) = 1 if z > 0 else 0``."""
+
+    name = "relu"
+    init = "he"
+
+    def value(self, z: Array, out: Array | None = None) -> Array:
+        return np.maximum(z, 0, out=out)
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return (z > 0).astype(z.dtype)
+
+    def backward(self, grad_a: Array, z: Array, a: Array, out: Array | None = None) -> Array:
+        return np.multiply(grad_a, z > 0, out=out)
+
+
+class LeakyReLU(Activation):
+    """Leaky ReLU ``z if z > 0 else α·z``, ``f'(z) = 1 if z > 0 else α``."""
+
+    name = "leaky_relu"
+    init = "he"
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        if not isinstance(alpha, (int, float)) or isinstance(alpha, bool):
+            raise TypeError(f"leaky_relu alpha must be a real number, got {alpha!r}")
+        if not 0 <= alpha < 1:
+            raise ValueError(f"leaky_relu alpha must be in [0, 1), got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def value(self, z: Array, out: Array | None = None) -> Array:
+        out = np.multiply(z, self.alpha, out=out)
+        return np.maximum(z, out, out=out)  # max(z, α·z) is leaky ReLU for 0 ≤ α < 1
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return np.where(z > 0, 1.0, self.alpha).astype(z.dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "alpha": self.alpha}
+
+
+class ELU(Activation):
+    """Exponential linear unit ``z if z > 0 else α(e^z − 1)``.
+
+    ``f'(z) = 1 if z > 0 else α·e^z = f(z) + α``.
+    """
+
+    name = "elu"
+    init = "he"
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        if not isinstance(alpha, (int, float)) or isinstance(alpha, bool):
+            raise TypeError(f"elu alpha must be a real number, got {alpha!r}")
+        if not alpha > 0:
+            raise ValueError(f"elu alpha must be > 0, got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def value(self, z: Array, out: Array | None = None) -> Array:
+        out = np.minimum(z, 0, out=out)  # e^z is taken of the negative side only: no overflow
+        np.expm1(out, out=out)
+        out *= self.alpha
+        np.copyto(out, z, where=z > 0)
+        return out
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return np.where(z > 0, 1, a + self.alpha).astype(z.dtype, copy=False)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "alpha": self.alpha}
+
+
+class Softplus(Activation):
+    """Softplus ``log(1 + e^z)``, ``f'(z) = σ(z)``; computed with ``logaddexp``."""
+
+    name = "softplus"
+
+    def value(self, z: Array, out: Array | None = None) -> Array:
+        return np.logaddexp(0, z, out=out)
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return Sigmoid().value(z)
+
+
+class Identity(Activation):
+    """Identity ``f(z) = z``, ``f'(z) = 1``: the output of a regression network."""
+
+    name = "identity"
+
+    def value(self, z: Array, out: Array | None = None) -> Array:
+        if out is None:
+            return z.copy()
+        np.copyto(out, z)
+        return out
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return np.ones_like(z)
+
+    def backward(self, grad_a: Array, z: Array, a: Array, out: Array | None = None) -> Array:
+        if out is None:
+            return grad_a.copy()
+        if out is not grad_a:
+            np.copyto(out, grad_a)
+        return out
+
+
+class Softmax(Activation):
+    """Softmax over each row: ``a_k = e^(z_k) / Σ_j e^(z_j)``.
+
+    Not elementwise: its Jacobian is ``∂a_k/∂z_j = a_k(δ_kj − a_j)``. Backprop uses the
+    Jacobian-vector product ``Ψ = a ⊙ (g − Σ_k g_k a_k)`` (row-wise), which is exact;
+    :meth:`derivative` returns the full Jacobians for inspection.
+    Computed with the row maximum subtracted, so it never overflows.
+    """
+
+    name = "softmax"
+    elementwise = False
+
+    def value(self, z: Array, out: Array | None = None) -> Array:
+        out = np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+        np.exp(out, out=out)
+        out /= out.sum(axis=-1, keepdims=True)
+        return out
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        """The Jacobians ``diag(a) − a aᵀ``: ndarray of shape (N, n, n) for a of shape (N, n)."""
+        return a[..., :, None] * (np.eye(a.shape[-1], dtype=a.dtype) - a[..., None, :])
+
+    def backward(self, grad_a: Array, z: Array, a: Array, out: Array | None = None) -> Array:
+        dot = np.einsum("ij,ij->i", grad_a, a)[:, None]  # Σ_k g_k a_k, shape (N, 1)
+        out = np.subtract(grad_a, dot, out=out)
+        out *= a
+        return out
+
+
+ACTIVATIONS: dict[str, type[Activation]] = {
+    cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, Identity, Softmax)
+}
+"""The activations :func:`get` knows, by name."""
+
+
+def get(activation: str | Activation | dict[str, Any]) -> Activation:
+    """Look an activation up by name (or config dict); pass Activation objects through.
+
+    >>> get("tanh")
+    Tanh()
+    >>> get({"name": "leaky_relu", "alpha": 0.2})
+    LeakyReLU(alpha=0.2)
+    """
+    if isinstance(activation, Activation):
+        return activation
+    if isinstance(activation, dict):
+        config = dict(activation)
+        name = config.pop("name", None)
+    else:
+        name, config = activation, {}
+    if not isinstance(name, str):
+        raise TypeError(
+            "activation must be a name, an Activation object or a config dict, "
+            f"got {type(activation).__name__}: {activation!r}"
+        )
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name](**config)

@@ -1,0 +1,195 @@
+"""Backpropagation: every ``∂E/∂W_l`` from one backward sweep of Ψ.
+
+With ``Ψ_l = ∂E/∂z_l`` (ndarray of shape (N, n_{l+1})), the chain rule gives, for a
+batch (NOTATION.md)::
+
+    Ψ_{L-1} = ∂E/∂ŷ ⊙ f'_{L-1}(z_{L-1})                  start at the output
+    for l in L-1 … 0:
+        ∂E/∂W_l = Ψ_lᵀ X̄_l                              (n_{l+1}, n_l + 1)
+        Ψ_{l-1} = (Ψ_l W_l[:, :-1]) ⊙ f'_{l-1}(z_{l-1})   if l > 0
+
+One forward pass and, per layer, at most two matrix products back give all the
+gradients at once; the finite differences of :mod:`psinet.gradcheck` need two
+forward passes per weight.
+
+>>> import numpy as np
+>>> from psinet import Network
+>>> net = Network([2, 2, 1], "sigmoid", seed=0)
+>>> grads, E = gradients(net, np.array([[0.0, 1.0]]), np.array([[1.0]]), "mse")
+>>> [g.shape for g in grads]
+[(2, 3), (1, 3)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, overload
+
+import numpy as np
+
+from . import losses as _losses
+from ._checks import as_batch, as_targets
+from .losses import Loss
+from .network import Network
+
+Array = np.ndarray
+
+
+@overload
+def gradients(
+    net: Network,
+    X: Any,
+    Y: Any,
+    loss: str | Loss,
+    *,
+    l2: float = ...,
+    return_psi: Literal[False] = ...,
+    out: Sequence[Array] | None = ...,
+) -> tuple[list[Array], float]: ...
+
+
+@overload
+def gradients(
+    net: Network,
+    X: Any,
+    Y: Any,
+    loss: str | Loss,
+    *,
+    l2: float = ...,
+    return_psi: Literal[True],
+    out: Sequence[Array] | None = ...,
+) -> tuple[list[Array], float, list[Array]]: ...
+
+
+def gradients(
+    net: Network,
+    X: Any,
+    Y: Any,
+    loss: str | Loss,
+    *,
+    l2: float = 0.0,
+    return_psi: bool = False,
+    out: Sequence[Array] | None = None,
+) -> tuple[list[Array], float] | tuple[list[Array], float, list[Array]]:
+    """All weight gradients ``∂E/∂W_l`` and the loss E of the same forward pass.
+
+    Parameters
+    ----------
+    net : Network
+    X : ndarray of shape (N, n_0)
+        A batch of inputs (or one sample of shape (n_0,)).
+    Y : ndarray of shape (N, n_L)
+        Targets (shape (N,) is accepted for a single output).
+    loss : str or Loss
+        ``"mse"``, ``"binary_crossentropy"``, ``"categorical_crossentropy"`` or a Loss.
+    l2 : float
+        L2 penalty λ: adds ``λ/2 Σ_l ‖W_l[:, :-1]‖²`` to E and ``λ W_l[:, :-1]`` to the
+        gradients; the bias column is never penalised.
+    return_psi : bool
+        Also return copies of the ``Ψ_l``, ndarray of shape (N, n_{l+1}) each.
+    out : sequence of ndarray or None
+        Arrays shaped like ``net.weights`` to write the gradients into.
+
+    Returns
+    -------
+    grads : list of ndarray, ``grads[l]`` of shape (n_{l+1}, n_l + 1) like ``W_l``
+    E : float
+    psi : list of ndarray (only with ``return_psi=True``)
+    """
+    loss = _losses.get(loss)
+    X, _ = as_batch(X, "X", net.n_inputs, net.dtype)
+    Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
+    loss.check_targets(Y)
+    l2 = _check_l2(l2)
+    grads = _gradient_arrays(net, out)
+    net._forward(X)
+    E = backward(net, Y, loss, grads, l2=l2)
+    if return_psi:
+        assert net.cache is not None
+        return grads, E, [psi.copy() for psi in net.cache.psi]
+    return grads, E
+
+
+def backward(net: Network, Y: Array, loss: Loss, grad_W: Sequence[Array], l2: float = 0.0) -> float:
+    """The Ψ recursion over the cache of ``net``'s last forward pass; returns E.
+
+    ``Y``: checked targets, ndarray of shape (N, n_L); ``grad_W``: arrays shaped like
+    ``net.weights``, overwritten with ``∂E/∂W_l``. ``Ψ_l`` is left in ``net.cache.psi``.
+    """
+    cache, W, f = net.cache, net.weights, net.activations
+    assert cache is not None and cache.n_samples == len(Y), "forward must run on this batch first"
+    X_bar, z, psi = cache.X_bar, cache.z, cache.psi
+    L = net.n_layers
+
+    # 1. The start: Ψ_{L-1} = ∂E/∂ŷ ⊙ f'_{L-1}(z_{L-1})
+    E = output_psi(loss, f[L - 1], z[L - 1], cache.y_hat, Y, out=psi[L - 1])
+
+    # 2. The sweep back, reusing Ψ at every layer
+    for l in reversed(range(L)):
+        np.matmul(psi[l].T, X_bar[l], out=grad_W[l])  # ∂E/∂W_l = Ψ_lᵀ X̄_l   (n_{l+1}, n_l+1)
+        if l > 0:
+            # W_l[:, :-1] drops the bias column: no neuron of layer l feeds the constant 1.
+            np.matmul(psi[l], W[l][:, :-1], out=psi[l - 1])  # Ψ_l W_l[:, :-1]      (N, n_l)
+            f[l - 1].backward(psi[l - 1], z[l - 1], X_bar[l][:, :-1], out=psi[l - 1])  # ⊙ f'
+
+    if l2:
+        E += add_l2(W, grad_W, l2)
+    return E
+
+
+def output_psi(loss: Loss, f_out: Any, z: Array, y_hat: Array, Y: Array, out: Array) -> float:
+    """Write ``Ψ_{L-1}`` (ndarray of shape (N, n_L)) into ``out`` and return E.
+
+    For the fused pairs (sigmoid + binary cross-entropy, softmax + categorical
+    cross-entropy) ``Ψ_{L-1} = (ŷ − Y)/N`` and E comes from z (log-sigmoid,
+    log-sum-exp), so both stay finite when ŷ rounds to 0 or 1. Otherwise
+    ``Ψ_{L-1} = ∂E/∂ŷ ⊙ f'(z)`` (for softmax, its Jacobian-vector product).
+    """
+    if loss.fuses_with(f_out):
+        np.subtract(y_hat, Y, out=out)  # Ψ_{L-1} = (ŷ − Y) / N
+        out /= len(Y)
+        return loss.value_from_z(z, Y)
+    loss.gradient(y_hat, Y, out=out)  # ∂E/∂ŷ
+    f_out.backward(out, z, y_hat, out=out)  # ⊙ f'(z)
+    return loss.value(y_hat, Y)
+
+
+def loss_value(net: Network, X: Array, Y: Array, loss: Loss, l2: float = 0.0) -> float:
+    """E for checked X (N, n_0) and Y (N, n_L), computed as backprop does but buffer-free."""
+    y_hat, z = net._propagate(X)
+    E = loss.value_from_z(z, Y) if loss.fuses_with(net.activations[-1]) else loss.value(y_hat, Y)
+    if l2:
+        E += l2 / 2 * sum(float(np.vdot(W[:, :-1], W[:, :-1])) for W in net.weights)
+    return E
+
+
+def add_l2(W: Sequence[Array], grad_W: Sequence[Array], l2: float) -> float:
+    """Add ``λ W_l[:, :-1]`` to each gradient (bias column untouched); return ``λ/2 Σ‖W‖²``."""
+    penalty = 0.0
+    for W_l, g_l in zip(W, grad_W, strict=True):
+        weights = W_l[:, :-1]
+        penalty += float(np.vdot(weights, weights))
+        g_l[:, :-1] += l2 * weights
+    return l2 / 2 * penalty
+
+
+def _check_l2(l2: Any) -> float:
+    if isinstance(l2, bool) or not isinstance(l2, (int, float, np.floating, np.integer)):
+        raise TypeError(f"l2 must be a non-negative float, got {type(l2).__name__}")
+    if not (np.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"l2 must be a non-negative float, got {l2!r}")
+    return float(l2)
+
+
+def _gradient_arrays(net: Network, out: Sequence[Array] | None) -> list[Array]:
+    if out is None:
+        return [np.empty_like(W) for W in net.weights]
+    if len(out) != net.n_layers:
+        raise ValueError(f"out must hold {net.n_layers} arrays, got {len(out)}")
+    for l, (g, W) in enumerate(zip(out, net.weights, strict=True)):
+        if not isinstance(g, np.ndarray) or g.shape != W.shape or g.dtype != W.dtype:
+            raise ValueError(
+                f"out[{l}] must be an ndarray of shape {W.shape} and dtype {W.dtype}, "
+                f"got {getattr(g, 'shape', type(g).__name__)} {getattr(g, 'dtype', '')}"
+            )
+    return list(out)

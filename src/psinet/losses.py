@@ -1,0 +1,195 @@
+"""Loss functions E(ŷ, Y) and their gradients ∂E/∂ŷ.
+
+Every loss is a **sum over the outputs and a mean over the N samples** (NOTATION.md):
+
+============================  ===========================================  ===================
+loss                          E                                            ∂E/∂ŷ
+============================  ===========================================  ===================
+``mse``                       1/(2N) Σ_n Σ_k (ŷ_nk − y_nk)²                 (ŷ − Y) / N
+``binary_crossentropy``       −1/N Σ_n Σ_k [y log ŷ + (1 − y) log(1 − ŷ)]   (ŷ − Y) / (ŷ(1 − ŷ)) / N
+``categorical_crossentropy``  −1/N Σ_n Σ_k y_nk log ŷ_nk                    −Y / ŷ / N
+============================  ===========================================  ===================
+
+Two losses have a *fused* partner activation: with a sigmoid output, binary
+cross-entropy gives ``Ψ_{L-1} = (ŷ − Y)/N``; with a softmax output, categorical
+cross-entropy gives the same. For those pairs :meth:`Loss.value_from_z` computes E from
+the weighted sums ``z`` with log-sigmoid / log-sum-exp, so it stays finite even when
+``ŷ`` rounds to exactly 0 or 1. Unfused, the logarithms are taken of ``ŷ`` clipped to
+the smallest positive float, so E stays finite there too (but is less accurate).
+
+>>> import numpy as np
+>>> y_hat, Y = np.array([[0.5, 1.0]]), np.array([[1.0, 1.0]])
+>>> get("mse").value(y_hat, Y)
+0.125
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import Activation
+
+Array = np.ndarray
+
+
+class Loss:
+    """Base class of losses; see the module docstring for the formulas.
+
+    Attributes
+    ----------
+    name : str
+        The name :func:`get` knows it by.
+    fused_activation : str or None
+        The output activation whose pairing with this loss gives ``Ψ_{L-1} = (ŷ − Y)/N``.
+    """
+
+    name: str = "loss"
+    fused_activation: str | None = None
+
+    def value(self, y_hat: Array, Y: Array) -> float:
+        """E, a float, for ŷ and Y each an ndarray of shape (N, n_out)."""
+        raise NotImplementedError
+
+    def gradient(self, y_hat: Array, Y: Array, out: Array | None = None) -> Array:
+        """∂E/∂ŷ: ndarray of shape (N, n_out) (the 1/N of the mean included)."""
+        raise NotImplementedError
+
+    def value_from_z(self, z: Array, Y: Array) -> float:
+        """E computed stably from the output layer's weighted sums ``z``, shape (N, n_out).
+
+        Only for the fused pair (``fused_activation``): ŷ = f(z) is never formed.
+        """
+        raise NotImplementedError(f"{self.name} has no fused output activation")
+
+    def fuses_with(self, activation: Activation) -> bool:
+        """True when ``activation`` is this loss's fused partner (Ψ_{L-1} = (ŷ − Y)/N)."""
+        return self.fused_activation is not None and activation.name == self.fused_activation
+
+    def check_targets(self, Y: Array) -> None:
+        """Raise ValueError when Y, ndarray of shape (N, n_out), is outside the loss's domain."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class MeanSquaredError(Loss):
+    """``E = 1/(2N) Σ_n Σ_k (ŷ_nk − y_nk)²``; ``∂E/∂ŷ = (ŷ − Y)/N``.
+
+    The ½ cancels the 2 of the square, as in the derivation; the sum runs over the
+    outputs and the mean over the samples.
+    """
+
+    name = "mse"
+
+    def value(self, y_hat: Array, Y: Array) -> float:
+        r = y_hat - Y
+        return float(np.vdot(r, r)) / (2 * len(Y))
+
+    def gradient(self, y_hat: Array, Y: Array, out: Array | None = None) -> Array:
+        out = np.subtract(y_hat, Y, out=out)
+        out /= len(Y)
+        return out
+
+
+def _check_unit_interval(name: str, Y: Array) -> None:
+    if Y.size and (Y.min() < 0 or Y.max() > 1):
+        raise ValueError(
+            f"{name} targets must lie in [0, 1], got values from {Y.min():g} to {Y.max():g}"
+        )
+
+
+class BinaryCrossEntropy(Loss):
+    """``E = −1/N Σ_n Σ_k [y log ŷ + (1 − y) log(1 − ŷ)]``.
+
+    ``∂E/∂ŷ = (ŷ − Y) / (ŷ(1 − ŷ)) / N``. Fused with a sigmoid output,
+    ``Ψ_{L-1} = (ŷ − Y)/N`` and E is computed from z with the log-sigmoid
+    ``log σ(z) = −log(1 + e^(−z))``. Targets are probabilities in [0, 1]
+    (0/1 labels, or soft labels), one column per independent binary output.
+    """
+
+    name = "binary_crossentropy"
+    fused_activation = "sigmoid"
+
+    def value(self, y_hat: Array, Y: Array) -> float:
+        tiny = np.finfo(y_hat.dtype).tiny
+        log_p = np.log(np.maximum(y_hat, tiny))
+        log_q = np.log(np.maximum(1 - y_hat, tiny))
+        return -float(np.vdot(Y, log_p) + np.vdot(1 - Y, log_q)) / len(Y)
+
+    def gradient(self, y_hat: Array, Y: Array, out: Array | None = None) -> Array:
+        tiny = np.finfo(y_hat.dtype).tiny
+        denom = np.maximum(y_hat * (1 - y_hat), tiny) * len(Y)
+        out = np.subtract(y_hat, Y, out=out)
+        out /= denom
+        return out
+
+    def value_from_z(self, z: Array, Y: Array) -> float:
+        # −log σ(z) = log(1 + e^(−z)) and −log(1 − σ(z)) = log(1 + e^z), both by logaddexp.
+        return float(
+            np.vdot(Y, np.logaddexp(0, -z)) + np.vdot(1 - Y, np.logaddexp(0, z))
+        ) / len(Y)
+
+    def check_targets(self, Y: Array) -> None:
+        _check_unit_interval(self.name, Y)
+
+
+class CategoricalCrossEntropy(Loss):
+    """``E = −1/N Σ_n Σ_k y_nk log ŷ_nk``; ``∂E/∂ŷ = −Y / ŷ / N``.
+
+    Targets are one-hot rows (or rows of class probabilities) summing to 1; use
+    :func:`psinet.preprocessing.one_hot` for integer labels. Fused with a softmax
+    output, ``Ψ_{L-1} = (ŷ − Y)/N`` and E is computed from z with the log-sum-exp
+    ``log ŷ_k = z_k − log Σ_j e^(z_j)``.
+    """
+
+    name = "categorical_crossentropy"
+    fused_activation = "softmax"
+
+    def value(self, y_hat: Array, Y: Array) -> float:
+        tiny = np.finfo(y_hat.dtype).tiny
+        return -float(np.vdot(Y, np.log(np.maximum(y_hat, tiny)))) / len(Y)
+
+    def gradient(self, y_hat: Array, Y: Array, out: Array | None = None) -> Array:
+        tiny = np.finfo(y_hat.dtype).tiny
+        out = np.divide(Y, np.maximum(y_hat, tiny), out=out)
+        out *= -1 / len(Y)
+        return out
+
+    def value_from_z(self, z: Array, Y: Array) -> float:
+        z_max = z.max(axis=1, keepdims=True)
+        log_sum_exp = z_max + np.log(np.exp(z - z_max).sum(axis=1, keepdims=True))
+        # −Σ_k y_k log ŷ_k = Σ_k y_k (lse − z_k)
+        return float(np.vdot(Y, log_sum_exp - z)) / len(Y)
+
+    def check_targets(self, Y: Array) -> None:
+        _check_unit_interval(self.name, Y)
+        row_sums = Y.sum(axis=1)
+        tol = 1e-6 if Y.dtype == np.float64 else 1e-4
+        bad = np.flatnonzero(np.abs(row_sums - 1) > tol * Y.shape[1])
+        if bad.size:
+            raise ValueError(
+                f"{self.name} targets must be one-hot rows (or probabilities) summing to 1, "
+                f"got row {bad[0]} summing to {row_sums[bad[0]]:g}; "
+                "for integer labels use psinet.one_hot(labels, n_classes)"
+            )
+
+
+LOSSES: dict[str, type[Loss]] = {
+    cls.name: cls for cls in (MeanSquaredError, BinaryCrossEntropy, CategoricalCrossEntropy)
+}
+"""The losses :func:`get` knows, by name."""
+
+
+def get(loss: str | Loss) -> Loss:
+    """Look a loss up by name; pass Loss objects through.
+
+    >>> get("binary_crossentropy")
+    BinaryCrossEntropy()
+    """
+    if isinstance(loss, Loss):
+        return loss
+    if not isinstance(loss, str):
+        raise TypeError(f"loss must be a name or a Loss object, got {type(loss).__name__}")
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
+    return LOSSES[loss]()

@@ -1,0 +1,329 @@
+"""The network: one weight matrix per layer, the bias as its last column.
+
+Code indices are 0-based: ``weights[l]`` is ``W_l``, the matrix from layer ``l``
+(``n_l`` neurons) to layer ``l + 1`` (``n_{l+1}`` neurons), of shape
+``(n_{l+1}, n_l + 1)``. Its last column holds the biases, because every layer's
+input ``X_l`` gets a constant 1 appended: ``X̄_l = [X_l, 1]``, and then one matrix
+product ``z_l = X̄_l W_lᵀ`` computes ``X_l W_l[:, :-1]ᵀ + b`` for the whole batch.
+
+>>> import numpy as np
+>>> net = Network([2, 3, 1], ["tanh", "sigmoid"], seed=0)
+>>> [W.shape for W in net.weights]
+[(3, 3), (1, 4)]
+>>> net.forward(np.array([[0.0, 1.0], [1.0, 0.0]])).shape
+(2, 1)
+>>> net.cache.X_bar[1].shape, net.cache.z[1].shape
+((2, 4), (2, 1))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import activations as _activations
+from ._checks import as_batch, as_float_array
+from .activations import Activation
+
+Array = np.ndarray
+ActivationSpec = str | Activation | dict[str, Any]
+
+_FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+_MAX_CACHED_BATCH_SIZES = 4
+
+
+@dataclass
+class ForwardCache:
+    """What one forward pass keeps for backprop, for a batch of N samples.
+
+    For each weight layer ``l = 0 … L-1``:
+
+    * ``X_bar[l]``: ``X̄_l``, ndarray of shape (N, n_l + 1), the layer's input with a
+      last column of ones (``X_bar[l][:, :-1]`` is ``X_l``, the previous layer's output);
+    * ``z[l]``: ``z_l = X̄_l W_lᵀ``, ndarray of shape (N, n_{l+1});
+    * ``psi[l]``: ``Ψ_l = ∂E/∂z_l``, ndarray of shape (N, n_{l+1}), filled by
+      :func:`psinet.backprop.gradients` (zeros until then).
+
+    ``y_hat`` is the output ``ŷ = X_L = f_{L-1}(z_{L-1})``, ndarray of shape (N, n_L).
+
+    The arrays are buffers reused by the next forward pass of the same batch size,
+    so their values change when the network runs again; copy what you want to keep.
+    """
+
+    X_bar: list[Array]
+    z: list[Array]
+    psi: list[Array]
+    y_hat: Array
+    n_samples: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.n_samples = self.y_hat.shape[0]
+
+    @classmethod
+    def allocate(cls, sizes: Sequence[int], n_samples: int, dtype: np.dtype[Any]) -> ForwardCache:
+        """Buffers for a batch of ``n_samples``; every ``X̄_l`` gets its ones column here, once."""
+        X_bar = [np.empty((n_samples, n + 1), dtype=dtype) for n in sizes[:-1]]
+        for X_bar_l in X_bar:
+            X_bar_l[:, -1] = 1  # the bias "input", written once and never overwritten
+        z = [np.empty((n_samples, n), dtype=dtype) for n in sizes[1:]]
+        psi = [np.zeros((n_samples, n), dtype=dtype) for n in sizes[1:]]
+        y_hat = np.empty((n_samples, sizes[-1]), dtype=dtype)
+        return cls(X_bar=X_bar, z=z, psi=psi, y_hat=y_hat)
+
+    def activations_out(self, l: int) -> Array:
+        """``X_{l+1} = f_l(z_l)``: the view where layer l's activations are written."""
+        return self.X_bar[l + 1][:, :-1] if l + 1 < len(self.X_bar) else self.y_hat
+
+
+class Weights(Sequence[Array]):
+    """The list of weight matrices ``W_l``, ndarray of shape (n_{l+1}, n_l + 1).
+
+    Read and assign like a list: ``net.weights[0] = W`` checks the shape and copies
+    ``W`` into the network's dtype; a wrong shape, NaN or inf is refused and the
+    network is left as it was. The arrays may also be changed in place.
+    """
+
+    def __init__(self, net: Network, arrays: list[Array]) -> None:
+        self._net = net
+        self._arrays = arrays
+
+    def __getitem__(self, l: int) -> Array:  # type: ignore[override]
+        return self._arrays[l]
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    def __iter__(self) -> Iterator[Array]:
+        return iter(self._arrays)
+
+    def __setitem__(self, l: int, W: Any) -> None:
+        if not isinstance(l, (int, np.integer)):
+            raise TypeError(f"weights index must be an int, got {type(l).__name__}")
+        if not -len(self) <= l < len(self):
+            raise IndexError(f"weights index must be in [0, {len(self)}), got {l}")
+        self._arrays[l] = self._net._checked_weight(int(l) % len(self), W)
+
+    def __repr__(self) -> str:
+        return f"Weights({[W.shape for W in self._arrays]})"
+
+
+class Network:
+    """A fully connected feed-forward network with the bias as the last weight column.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths ``n_0, n_1, …, n_L``, input width first; each >= 1, at least two.
+    activations : name, Activation or sequence of them
+        One activation for every weight layer, or a sequence with exactly one per
+        weight layer (``len(sizes) - 1``). Names: see :data:`psinet.activations.ACTIVATIONS`.
+    seed : int or None
+        Seed of the ``numpy.random.Generator`` that draws the initial weights.
+    dtype : numpy.float64 or numpy.float32
+        The dtype of weights, caches and gradients.
+
+    Attributes
+    ----------
+    weights : Weights
+        ``W_l``, ndarray of shape (n_{l+1}, n_l + 1) for ``l = 0 … L-1``.
+    cache : ForwardCache or None
+        ``X̄_l``, ``z_l`` (and ``Ψ_l`` after backprop) of the last :meth:`forward`.
+
+    Initialization: Glorot uniform ``U(±√(6/(n_in + n_out)))`` for sigmoid, tanh,
+    identity and softmax layers, He normal ``N(0, 2/n_in)`` for the ReLU family;
+    bias column 0. The same seed gives the same weights.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activations: ActivationSpec | Sequence[ActivationSpec],
+        *,
+        seed: int | None = None,
+        dtype: Any = np.float64,
+    ) -> None:
+        self.sizes = _check_sizes(sizes)
+        self.activations = _check_activations(activations, len(self.sizes) - 1)
+        self.dtype = _check_dtype(dtype)
+        self.seed = seed
+        rng = np.random.default_rng(seed)
+        self._weights = Weights(self, [self._init_weight(l, rng) for l in range(self.n_layers)])
+        self.cache: ForwardCache | None = None
+        self._buffers: dict[int, ForwardCache] = {}
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def n_layers(self) -> int:
+        """L, the number of weight layers."""
+        return len(self.sizes) - 1
+
+    @property
+    def n_inputs(self) -> int:
+        """n_0, the input width."""
+        return self.sizes[0]
+
+    @property
+    def n_outputs(self) -> int:
+        """n_L, the output width."""
+        return self.sizes[-1]
+
+    @property
+    def n_params(self) -> int:
+        """The number of parameters: Σ_l n_{l+1}(n_l + 1), biases included."""
+        return sum(W.size for W in self._weights)
+
+    @property
+    def weights(self) -> Weights:
+        """The weight matrices; see :class:`Weights`."""
+        return self._weights
+
+    @weights.setter
+    def weights(self, new: Sequence[Any]) -> None:
+        if isinstance(new, (str, bytes)) or not isinstance(new, Sequence):
+            raise TypeError(f"weights must be a sequence of arrays, got {type(new).__name__}")
+        if len(new) != self.n_layers:
+            raise ValueError(f"weights must hold {self.n_layers} arrays, got {len(new)}")
+        checked = [self._checked_weight(l, W) for l, W in enumerate(new)]  # all, then assign
+        self._weights._arrays[:] = checked
+
+    def _checked_weight(self, l: int, W: Any) -> Array:
+        expected = (self.sizes[l + 1], self.sizes[l] + 1)
+        W = np.array(as_float_array(W, f"weights[{l}]", self.dtype), copy=True)
+        if W.shape != expected:
+            raise ValueError(
+                f"weights[{l}] must have shape {expected} (n_{l + 1}, n_{l} + 1 for the bias "
+                f"column), got {W.shape}"
+            )
+        return W
+
+    def _init_weight(self, l: int, rng: np.random.Generator) -> Array:
+        n_in, n_out = self.sizes[l], self.sizes[l + 1]
+        W = np.zeros((n_out, n_in + 1))
+        if self.activations[l].init == "he":
+            W[:, :-1] = rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_out, n_in))
+        else:
+            limit = np.sqrt(6.0 / (n_in + n_out))
+            W[:, :-1] = rng.uniform(-limit, limit, size=(n_out, n_in))
+        return W.astype(self.dtype)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, X: Any) -> Array:
+        """Run the forward phase and keep ``X̄_l`` and ``z_l`` in :attr:`cache`.
+
+        ``X``: ndarray of shape (N, n_0), or (n_0,) for one sample.
+        Returns ``ŷ``, a new ndarray of shape (N, n_L) (or (n_L,) for one sample).
+        """
+        X, single = as_batch(X, "X", self.n_inputs, self.dtype)
+        y_hat = self._forward(X).copy()
+        return y_hat[0] if single else y_hat
+
+    def _forward(self, X: Array) -> Array:
+        """Forward phase into the reusable buffers; X is a checked (N, n_0) array."""
+        cache = self._buffers_for(X.shape[0])
+        cache.X_bar[0][:, :-1] = X  # X̄_0 = [X_0, 1]
+        for l, (W, f) in enumerate(zip(self._weights, self.activations, strict=True)):
+            np.matmul(cache.X_bar[l], W.T, out=cache.z[l])  # z_l = X̄_l W_lᵀ   (N, n_{l+1})
+            f.value(cache.z[l], out=cache.activations_out(l))  # X_{l+1} = f_l(z_l)
+        self.cache = cache
+        return cache.y_hat
+
+    def _buffers_for(self, n_samples: int) -> ForwardCache:
+        cache = self._buffers.pop(n_samples, None)
+        if cache is None:
+            cache = ForwardCache.allocate(self.sizes, n_samples, self.dtype)
+            if len(self._buffers) >= _MAX_CACHED_BATCH_SIZES:
+                self._buffers.pop(next(iter(self._buffers)))  # forget the least recently used
+        self._buffers[n_samples] = cache  # most recently used last
+        return cache
+
+    def predict(self, X: Any) -> Array:
+        """The output ``ŷ`` for ``X`` without touching :attr:`cache`.
+
+        ``X``: ndarray of shape (N, n_0), or (n_0,) for one sample.
+        Returns a new ndarray of shape (N, n_L) (or (n_L,) for one sample).
+        """
+        X, single = as_batch(X, "X", self.n_inputs, self.dtype)
+        y_hat = self._propagate(X)[0]
+        return y_hat[0] if single else y_hat
+
+    def _propagate(self, X: Array) -> tuple[Array, Array]:
+        """Buffer-free forward phase: ``(ŷ, z_{L-1})`` for a checked (N, n_0) array."""
+        a, z = X, X
+        for W, f in zip(self._weights, self.activations, strict=True):
+            X_bar = np.empty((a.shape[0], a.shape[1] + 1), dtype=self.dtype)
+            X_bar[:, :-1], X_bar[:, -1] = a, 1  # X̄_l = [X_l, 1]
+            z = X_bar @ W.T  # z_l = X̄_l W_lᵀ, the same product as in forward
+            a = f.value(z)
+        return a, z
+
+    # ------------------------------------------------------------------ utilities
+    def copy(self, dtype: Any = None) -> Network:
+        """An independent copy (weights copied, no cache), optionally in another dtype."""
+        clone = Network(self.sizes, self.activations, dtype=self.dtype if dtype is None else dtype)
+        clone.seed = self.seed
+        clone.weights = [W.astype(clone.dtype) for W in self._weights]
+        return clone
+
+    def summary(self) -> str:
+        """A table of layers: widths, weight shapes, activation and parameter counts."""
+        rows = [("layer", "n_in -> n_out", "W shape", "activation", "params")]
+        for l, (W, f) in enumerate(zip(self._weights, self.activations, strict=True)):
+            rows.append(
+                (str(l), f"{self.sizes[l]} -> {self.sizes[l + 1]}", f"{W.shape}", repr(f), f"{W.size:,}")
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(f"total parameters: {self.n_params:,} ({np.dtype(self.dtype).name})")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        names = [repr(f) if f.get_config().keys() - {"name"} else f.name for f in self.activations]
+        return (
+            f"Network(sizes={list(self.sizes)}, activations={names}, "
+            f"dtype={np.dtype(self.dtype).name}, params={self.n_params:,})"
+        )
+
+
+def _check_sizes(sizes: Any) -> tuple[int, ...]:
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+        if not isinstance(sizes, np.ndarray):
+            raise TypeError(f"sizes must be a sequence of ints, got {type(sizes).__name__}")
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"sizes must list at least two layer widths (input, output), got {sizes}")
+    for n in sizes:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"sizes must be ints, got {n!r} ({type(n).__name__}) in {sizes}")
+        if n < 1:
+            raise ValueError(f"sizes must be >= 1, got {n} in {sizes}")
+    return tuple(int(n) for n in sizes)
+
+
+def _check_activations(spec: Any, n_layers: int) -> tuple[Activation, ...]:
+    if isinstance(spec, (str, Activation, dict)):
+        return (_activations.get(spec),) * n_layers
+    if not isinstance(spec, Sequence):
+        raise TypeError(
+            "activations must be a name, an Activation, or a sequence of them, "
+            f"got {type(spec).__name__}"
+        )
+    if len(spec) != n_layers:
+        raise ValueError(
+            f"activations must give one per weight layer ({n_layers} for these sizes), "
+            f"got {len(spec)}: {list(spec)}"
+        )
+    return tuple(_activations.get(a) for a in spec)
+
+
+def _check_dtype(dtype: Any) -> np.dtype[Any]:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be numpy.float64 or numpy.float32, got {dtype!r}") from None
+    if dt not in _FLOAT_DTYPES:
+        raise ValueError(f"dtype must be numpy.float64 or numpy.float32, got {dt.name}")
+    return dt
