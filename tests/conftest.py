@@ -2,7 +2,6 @@
 
 import os
 
-import numpy as np
 from hypothesis import HealthCheck, settings
 
 # CI runs derandomized: the same examples every run, so results never depend on luck.
@@ -15,4 +14,3 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None, max_examples=60)
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
-

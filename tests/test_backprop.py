@@ -6,13 +6,12 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import psinet
+from _helpers import valid_targets
 from psinet import Network, gradients, numerical_gradients
 from psinet.activations import ACTIVATIONS
 from psinet.backprop import loss_value
 from psinet.gradcheck import relative_error
 from psinet.losses import LOSSES
-
-from _helpers import valid_targets
 
 KINKED = {"relu", "leaky_relu", "elu"}
 OUTPUTS = {  # output activations that make sense for each loss
@@ -28,8 +27,9 @@ def problems(draw):
     loss = draw(st.sampled_from(sorted(LOSSES)))
     n_layers = draw(st.integers(1, 4))
     sizes = draw(st.lists(st.integers(1, 8), min_size=n_layers + 1, max_size=n_layers + 1))
-    hidden = draw(st.lists(st.sampled_from(sorted(ACTIVATIONS)), min_size=n_layers - 1,
-                           max_size=n_layers - 1))
+    hidden = draw(
+        st.lists(st.sampled_from(sorted(ACTIVATIONS)), min_size=n_layers - 1, max_size=n_layers - 1)
+    )
     out = draw(st.sampled_from(OUTPUTS[loss]))
     if out == "softmax" and sizes[-1] == 1:
         sizes[-1] = 2  # a one-unit softmax is the constant 1
@@ -71,7 +71,13 @@ def test_backprop_matches_finite_differences(problem):
 
 @pytest.mark.parametrize("loss", sorted(LOSSES))
 def test_l2_gradient_matches_finite_differences(loss):
-    net, X, Y = build([3, 4, 2], ["tanh", "sigmoid" if loss != "categorical_crossentropy" else "softmax"], loss, 5, 7)
+    net, X, Y = build(
+        [3, 4, 2],
+        ["tanh", "sigmoid" if loss != "categorical_crossentropy" else "softmax"],
+        loss,
+        5,
+        7,
+    )
     grads, _ = gradients(net, X, Y, loss, l2=0.3)
     numeric = numerical_gradients(net, X, Y, loss, l2=0.3)
     for g, n in zip(grads, numeric):
@@ -92,11 +98,13 @@ def test_l2_never_touches_the_bias_column():
 def test_two_two_one_sigmoid_mse_by_hand():
     """One sample through a 2-2-1 sigmoid network, every number worked out here."""
     net = Network([2, 2, 1], "sigmoid")
-    net.weights[0] = [[0.1, 0.2, 0.0],  # hidden neuron 0: w = (0.1, 0.2), b = 0
-                      [-0.3, 0.4, 0.5]]  # hidden neuron 1: w = (-0.3, 0.4), b = 0.5
+    net.weights[0] = [
+        [0.1, 0.2, 0.0],  # hidden neuron 0: w = (0.1, 0.2), b = 0
+        [-0.3, 0.4, 0.5],
+    ]  # hidden neuron 1: w = (-0.3, 0.4), b = 0.5
     net.weights[1] = [[0.6, -0.7, 0.1]]  # output: w = (0.6, -0.7), b = 0.1
     x, y = np.array([[1.0, 2.0]]), np.array([[1.0]])
-    s = lambda t: 1 / (1 + np.exp(-t))  # noqa: E731
+    s = lambda t: 1 / (1 + np.exp(-t))
     # Forward: z_0 = X̄_0 W_0ᵀ with X̄_0 = [1, 2, 1]
     z00 = 0.1 * 1 + 0.2 * 2 + 0.0  # = 0.5
     z01 = -0.3 * 1 + 0.4 * 2 + 0.5  # = 1.0
@@ -120,7 +128,8 @@ def test_two_two_one_sigmoid_mse_by_hand():
 
 
 @pytest.mark.parametrize(
-    ("output", "loss"), [("sigmoid", "binary_crossentropy"), ("softmax", "categorical_crossentropy")]
+    ("output", "loss"),
+    [("sigmoid", "binary_crossentropy"), ("softmax", "categorical_crossentropy")],
 )
 def test_fused_start_equals_the_unfused_chain(output, loss):
     """Ψ_{L-1} = (ŷ − Y)/N equals ∂E/∂ŷ through f' (softmax: its Jacobian), to 1e-12."""

@@ -14,7 +14,9 @@ def as_float_array(value: Any, name: str, dtype: np.dtype[Any]) -> Array:
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged lists and the like
-        raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}: {exc}") from None
+        raise TypeError(
+            f"{name} must be a numeric array, got {type(value).__name__}: {exc}"
+        ) from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a numeric (int or float) array, got dtype {array.dtype}")
     array = array.astype(dtype, copy=False)

@@ -179,5 +179,7 @@ def check_gradients(
     work = net if net.dtype == np.float64 else net.copy(dtype=np.float64)
     numeric = numerical_gradients(work, X, Y, loss, eps=eps, order=order, l2=l2)
     analytic, _ = gradients(work, X, Y, loss, l2=l2)
-    errors = [float(relative_error(a, b, tiny).max()) for a, b in zip(analytic, numeric, strict=True)]
+    errors = [
+        float(relative_error(a, b, tiny).max()) for a, b in zip(analytic, numeric, strict=True)
+    ]
     return GradientCheck(errors=errors, backprop=analytic, numerical=numeric, threshold=threshold)

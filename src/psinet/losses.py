@@ -125,9 +125,7 @@ class BinaryCrossEntropy(Loss):
 
     def value_from_z(self, z: Array, Y: Array) -> float:
         # −log σ(z) = log(1 + e^(−z)) and −log(1 − σ(z)) = log(1 + e^z), both by logaddexp.
-        return float(
-            np.vdot(Y, np.logaddexp(0, -z)) + np.vdot(1 - Y, np.logaddexp(0, z))
-        ) / len(Y)
+        return float(np.vdot(Y, np.logaddexp(0, -z)) + np.vdot(1 - Y, np.logaddexp(0, z))) / len(Y)
 
     def check_targets(self, Y: Array) -> None:
         _check_unit_interval(self.name, Y)

@@ -272,10 +272,18 @@ class Network:
         rows = [("layer", "n_in -> n_out", "W shape", "activation", "params")]
         for l, (W, f) in enumerate(zip(self._weights, self.activations, strict=True)):
             rows.append(
-                (str(l), f"{self.sizes[l]} -> {self.sizes[l + 1]}", f"{W.shape}", repr(f), f"{W.size:,}")
+                (
+                    str(l),
+                    f"{self.sizes[l]} -> {self.sizes[l + 1]}",
+                    f"{W.shape}",
+                    repr(f),
+                    f"{W.size:,}",
+                )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+        ]
         lines.insert(1, "-" * len(lines[0]))
         lines.append(f"total parameters: {self.n_params:,} ({np.dtype(self.dtype).name})")
         return "\n".join(lines)

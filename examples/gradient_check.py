@@ -1,0 +1,62 @@
+"""Check backprop against finite differences, layer by layer.
+
+Builds a small classifier, computes all weight gradients with one backward sweep
+of Ψ (psinet.gradients) and compares them with central finite differences, one
+weight at a time (psinet.numerical_gradients). Prints a per-layer error table.
+
+    python examples/gradient_check.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import psinet
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--samples", type=int, default=16)
+    args = parser.parse_args(argv)
+
+    rng = np.random.default_rng(args.seed)
+    X = rng.normal(size=(args.samples, 4))
+    labels = rng.integers(0, 3, size=args.samples)
+    Y = np.eye(3)[labels]  # one-hot targets
+
+    print("One network, three output/loss pairs (bias columns included):\n")
+    cases = [
+        (["tanh", "sigmoid", "softmax"], "categorical_crossentropy"),
+        (["elu", "tanh", "sigmoid"], "binary_crossentropy"),
+        (["softplus", "leaky_relu", "identity"], "mse"),
+    ]
+    all_passed = True
+    for activations, loss in cases:
+        net = psinet.Network([4, 8, 6, 3], activations, seed=args.seed)
+        start = time.perf_counter()
+        psinet.gradients(net, X, Y, loss)
+        t_backprop = time.perf_counter() - start
+        start = time.perf_counter()
+        report = psinet.check_gradients(net, X, Y, loss)
+        t_check = time.perf_counter() - start
+        print(f"{net}\nloss: {loss}")
+        print(report)
+        print(
+            f"backprop {t_backprop * 1e3:.2f} ms for all {net.n_params} weights; "
+            f"finite differences + backprop {t_check * 1e3:.0f} ms\n"
+        )
+        all_passed &= report.passed
+    print(
+        "Note: at the kinks of relu, leaky_relu and elu (z = 0) finite differences are\n"
+        "themselves wrong within ±2ε of the kink; there a failed check says nothing\n"
+        "about backprop. Check on inputs whose |z| stays clear of 0."
+    )
+    return 0 if all_passed else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

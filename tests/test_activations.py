@@ -1,0 +1,101 @@
+"""Activations: values, derivatives against finite differences, extremes, custom ones."""
+
+import numpy as np
+import pytest
+
+from psinet import Network, check_gradients
+from psinet import activations as act
+
+ELEMENTWISE = [name for name, cls in act.ACTIVATIONS.items() if cls.elementwise]
+
+REFERENCE = {  # straightforward definitions, written independently of the library
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0),
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+    "elu": lambda z: np.where(z > 0, z, np.exp(np.minimum(z, 0)) - 1),
+    "softplus": lambda z: np.log1p(np.exp(z)),
+    "identity": lambda z: z,
+    "softmax": lambda z: np.exp(z) / np.exp(z).sum(axis=1, keepdims=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(act.ACTIVATIONS))
+def test_values_match_the_definitions(name):
+    z = np.random.default_rng(0).uniform(-5, 5, size=(7, 4))
+    np.testing.assert_allclose(act.get(name).value(z), REFERENCE[name](z), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_derivatives_match_central_differences(name):
+    f = act.get(name)
+    z = np.random.default_rng(1).uniform(-4, 4, size=(6, 5))
+    z[np.abs(z) < 0.01] = 0.5  # off the kinks
+    h = 1e-6
+    numeric = (f.value(z + h) - f.value(z - h)) / (2 * h)
+    np.testing.assert_allclose(f.derivative(z, f.value(z)), numeric, rtol=1e-7, atol=1e-9)
+    g = np.random.default_rng(2).normal(size=z.shape)
+    np.testing.assert_allclose(f.backward(g, z, f.value(z)), g * numeric, rtol=1e-7, atol=1e-9)
+
+
+def test_softmax_jacobian_matches_central_differences():
+    f = act.get("softmax")
+    z = np.random.default_rng(3).normal(size=(2, 4))
+    J = f.derivative(z, f.value(z))
+    h = 1e-6
+    for j in range(4):
+        dz = np.zeros_like(z)
+        dz[:, j] = h
+        column = (f.value(z + dz) - f.value(z - dz)) / (2 * h)  # ∂a/∂z_j
+        np.testing.assert_allclose(J[:, :, j], column, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(act.ACTIVATIONS))
+def test_extreme_inputs_are_finite_without_warnings(name, dtype):
+    # pytest turns warnings into errors (pyproject), so an overflow warning fails here.
+    f = act.get(name)
+    z = np.array([[-1e4, -50.0, 0.0, 50.0, 1e4], [1e4, 1e4, -1e4, 3.0, -3.0]], dtype=dtype)
+    a = f.value(z)
+    assert a.dtype == dtype and np.isfinite(a).all()
+    g = np.ones_like(z)
+    psi = f.backward(g, z, a)
+    assert psi.dtype == dtype and np.isfinite(psi).all()
+    if f.elementwise:
+        assert np.isfinite(f.derivative(z, a)).all()
+
+
+def test_sigmoid_saturates_to_exactly_zero_and_one():
+    a = act.get("sigmoid").value(np.array([[-1e4, 1e4]]))
+    np.testing.assert_array_equal(a, [[0.0, 1.0]])
+
+
+def test_lookup_by_name_config_and_object():
+    assert isinstance(act.get("relu"), act.ReLU)
+    leaky = act.get({"name": "leaky_relu", "alpha": 0.2})
+    assert leaky.alpha == 0.2 and act.get(leaky) is leaky
+    assert act.get(leaky.get_config()) == leaky
+    with pytest.raises(ValueError, match=r"unknown activation 'relux'; expected one of \["):
+        act.get("relux")
+    with pytest.raises(TypeError, match="activation must be a name"):
+        act.get(3)
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\), got 2"):
+        act.LeakyReLU(2)
+
+
+def test_a_user_defined_activation_trains_through_backprop():
+    class Cube(act.Activation):
+        """f(z) = z³/3, f'(z) = z²: only value and derivative are written."""
+
+        name = "cube"
+
+        def value(self, z, out=None):
+            return np.divide(z**3, 3, out=out)
+
+        def derivative(self, z, a):
+            return z * z
+
+    net = Network([3, 4, 2], [Cube(), "identity"], seed=0)
+    rng = np.random.default_rng(0)
+    report = check_gradients(net, rng.normal(size=(5, 3)), rng.normal(size=(5, 2)), "mse")
+    assert report.passed, str(report)

@@ -1,0 +1,94 @@
+"""Losses: values as in NOTATION.md, gradients, stability from z, target checks."""
+
+import numpy as np
+import pytest
+
+from psinet import Network, gradients
+from psinet import losses as L
+
+
+def test_values_follow_the_notation_sum_over_outputs_mean_over_samples():
+    y_hat = np.array([[0.2, 0.8], [0.6, 0.4], [0.9, 0.1]])
+    Y = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    N = 3
+    mse = sum((y_hat[n, k] - Y[n, k]) ** 2 for n in range(N) for k in range(2)) / (2 * N)
+    bce = (
+        -sum(
+            Y[n, k] * np.log(y_hat[n, k]) + (1 - Y[n, k]) * np.log(1 - y_hat[n, k])
+            for n in range(N)
+            for k in range(2)
+        )
+        / N
+    )
+    cce = -sum(Y[n, k] * np.log(y_hat[n, k]) for n in range(N) for k in range(2)) / N
+    assert L.get("mse").value(y_hat, Y) == pytest.approx(mse, rel=1e-14)
+    assert L.get("binary_crossentropy").value(y_hat, Y) == pytest.approx(bce, rel=1e-14)
+    assert L.get("categorical_crossentropy").value(y_hat, Y) == pytest.approx(cce, rel=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted(L.LOSSES))
+def test_gradient_matches_central_differences_multi_output(name):
+    rng = np.random.default_rng(0)
+    y_hat = rng.uniform(0.1, 0.9, size=(4, 3))
+    Y = np.eye(3)[[0, 2, 1, 2]]
+    loss = L.get(name)
+    numeric = np.empty_like(y_hat)
+    h = 1e-6
+    for i in np.ndindex(*y_hat.shape):
+        d = np.zeros_like(y_hat)
+        d[i] = h
+        numeric[i] = (loss.value(y_hat + d, Y) - loss.value(y_hat - d, Y)) / (2 * h)
+    np.testing.assert_allclose(loss.gradient(y_hat, Y), numeric, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("output", "loss", "width"),
+    [
+        ("sigmoid", "binary_crossentropy", 2),
+        ("softmax", "categorical_crossentropy", 3),
+        ("sigmoid", "mse", 2),
+    ],
+)
+def test_saturated_outputs_give_finite_loss_and_gradients(output, loss, width, dtype):
+    """Weights so large that ŷ rounds to exactly 0 or 1, wrong on purpose."""
+    net = Network([2, width], output, dtype=dtype)
+    net.weights[0] = np.full((width, 3), 0.0)
+    net.weights[0][0, 0] = 5000.0  # z = ±5000 on the first output
+    X = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    Y = np.zeros((2, width))
+    Y[0, 1], Y[1, 0] = 1, 1  # targets far from the saturated outputs
+    grads, E = gradients(net, X, Y, loss)
+    assert np.isfinite(E)
+    assert all(np.isfinite(g).all() and g.dtype == dtype for g in grads)
+    if loss == "binary_crossentropy":
+        # sample 0: −log(1 − σ(5000)) = 5000 and −log σ(0) = log 2; sample 1: likewise
+        assert E == pytest.approx((5000 + np.log(2) + 5000 + np.log(2)) / 2, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("loss", "Y", "message"),
+    [
+        ("binary_crossentropy", [[0.0], [2.0]], r"must lie in \[0, 1\], got values from 0 to 2"),
+        ("binary_crossentropy", [[-1.0], [1.0]], r"must lie in \[0, 1\]"),
+        (
+            "categorical_crossentropy",
+            [[1.0, 1.0], [0.0, 1.0]],
+            "summing to 1, got row 0 summing to 2",
+        ),
+        ("categorical_crossentropy", [[0.5, 0.2], [0.0, 1.0]], "one_hot"),
+    ],
+)
+def test_targets_outside_the_domain_are_refused(loss, Y, message):
+    out = "sigmoid" if loss == "binary_crossentropy" else "softmax"
+    width = np.shape(Y)[1]
+    net = Network([2, width], out, seed=0)
+    with pytest.raises(ValueError, match=message):
+        gradients(net, np.zeros((2, 2)), Y, loss)
+
+
+def test_unknown_loss_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown loss 'cross'; expected one of \['binary"):
+        L.get("cross")
+    with pytest.raises(TypeError, match="loss must be a name"):
+        L.get(None)
