@@ -1,0 +1,439 @@
+"""Optimizers: in-place updates of the weight list from the gradient list.
+
+An optimizer knows nothing of the network. ``step(weights, grads)`` takes the list of
+weight arrays ``W_l``, each ndarray of shape (n_{l+1}, n_l + 1) with the bias as the
+last column, and the list ``grad_W`` of gradients of the same shapes and dtypes, and
+updates every ``W_l`` **in place** (the same array objects stay in the list).
+
+Conventions shared by every optimizer here:
+
+* **State by position.** ``weights[i]`` owns ``state[name][i]``. State is created at
+  the first ``step``, in the weights' dtype (float32 stays float32); from then on the
+  optimizer is bound to that count, those shapes and dtypes, and a mismatch raises
+  ``ValueError`` (expected vs given). ``reset()`` forgets the state and the binding.
+* **No half-updates.** Every check runs before any array is modified.
+* **Learning rate.** ``lr`` is a positive float or a :class:`psinet.schedules.Schedule`.
+  Schedules are functions of the 0-based **epoch** index: the training loop calls
+  ``set_epoch(epoch)`` at the start of each epoch, and every step of that epoch uses
+  ``current_lr = lr(epoch)``. The step count ``t`` (1 at the first step) counts steps,
+  not epochs, and only drives Adam's bias correction.
+* **Memory.** One scratch buffer per array, kept beside the state and reused by every
+  step; all arithmetic writes into it or into the state with ``out=`` / in-place
+  operators, so a step allocates nothing of the weights' size after the first one.
+* **Saving.** ``state_dict()`` returns plain data, ``.npz`` + JSON ready::
+
+      {"class": "Adam",                         # the optimizer's class name
+       "hyper": {"lr": 0.001, "beta1": 0.9, ...},   # Python scalars; a schedule lr
+                                                    # is its get_config() dict
+       "t": 3, "epoch": 0,                      # step count and current epoch
+       "state": {"m": [arrays], "v": [arrays]}}  # copies, one per weight array
+
+  ``load_state_dict(d)`` restores all of it, so training resumes bit-identically.
+
+>>> import numpy as np
+>>> W = np.zeros((1, 2))  # one neuron, one input, bias last
+>>> opt = SGD(lr=0.1, momentum=0.9)
+>>> for _ in range(2):
+...     opt.step([W], [np.ones((1, 2))])
+>>> W  # v = 1 then 1.9, so W = −0.1 then −0.1 − 0.19
+array([[-0.29, -0.29]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from psinet.schedules import Schedule, _as_float, _as_int, schedule_from_config
+
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
+
+Array = NDArray[np.floating[Any]]
+
+
+def _check_lr(lr: object) -> float | Schedule:
+    if isinstance(lr, Schedule):
+        return lr
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
+        raise TypeError(f"lr must be a float > 0 or a psinet.schedules.Schedule, got {lr!r}")
+    value = _as_float("lr", lr)
+    if value <= 0.0:
+        raise ValueError(f"lr must be > 0, got {value!r}")
+    return value
+
+
+def _unit(name: str, value: object) -> float:
+    """A hyper-parameter in [0, 1): momentum, rho, beta1, beta2."""
+    result = _as_float(name, value)
+    if not 0.0 <= result < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {result!r}")
+    return result
+
+
+def _positive(name: str, value: object) -> float:
+    result = _as_float(name, value)
+    if result <= 0.0:
+        raise ValueError(f"{name} must be > 0, got {result!r}")
+    return result
+
+
+class Optimizer:
+    """Base class: validation, lazy per-position state, schedules and saving.
+
+    Subclasses list their hyper-parameters in ``_hyper_names``, their state arrays in
+    ``_state_names()`` and implement ``_update(i, w, g, lr)``, which holds only the math.
+    """
+
+    _hyper_names: tuple[str, ...] = ("lr",)
+
+    def __init__(self, lr: float | Schedule) -> None:
+        self.lr: float | Schedule = _check_lr(lr)
+        self.reset()
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ()
+
+    def reset(self) -> None:
+        """Forget all state: step count, epoch, state arrays and the bound layout."""
+        self.t = 0
+        self.epoch = 0
+        self._state: dict[str, list[Array]] = {name: [] for name in self._state_names()}
+        self._scratch: list[Array] = []  # one reusable buffer per weight array
+        self._layout: list[tuple[tuple[int, ...], np.dtype[Any]]] | None = None
+
+    # --- learning rate -------------------------------------------------------------
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the 0-based epoch index that a schedule ``lr`` is evaluated at."""
+        epoch = _as_int("epoch", epoch)
+        if epoch < 0:
+            raise ValueError(f"epoch must be >= 0, got {epoch}")
+        self.epoch = epoch
+
+    @property
+    def current_lr(self) -> float:
+        """The rate η used by the next step: ``lr`` itself, or ``lr(epoch)`` for a schedule."""
+        return self.lr(self.epoch) if isinstance(self.lr, Schedule) else self.lr
+
+    # --- the step ------------------------------------------------------------------
+
+    def step(self, weights: Sequence[Array], grads: Sequence[Array]) -> None:
+        """Update every ``weights[i]`` in place from ``grads[i]``.
+
+        Parameters
+        ----------
+        weights : list of ndarray of shape (n_out, n_in + 1), bias in the last column
+        grads : list of ndarray of the same shapes and dtypes as ``weights``
+        """
+        self._check(weights, grads)  # 1. every check before any array is touched
+        if self._layout is None:  # 2. state is created lazily, by position
+            self._bind(weights)
+        self.t += 1
+        lr = self.current_lr
+        for i, (w, g) in enumerate(zip(weights, grads, strict=True)):  # 3. the update itself
+            self._update(i, w, g, lr)
+
+    def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
+        raise NotImplementedError
+
+    def _check(self, weights: Sequence[Array], grads: Sequence[Array]) -> None:
+        if len(weights) != len(grads):
+            raise ValueError(
+                f"weights and grads must have the same length, "
+                f"got {len(weights)} weights and {len(grads)} grads"
+            )
+        for i, (w, g) in enumerate(zip(weights, grads, strict=True)):
+            for name, a in (("weights", w), ("grads", g)):
+                if not isinstance(a, np.ndarray):
+                    raise TypeError(f"{name}[{i}] must be a numpy ndarray, got {type(a).__name__}")
+                if not np.issubdtype(a.dtype, np.floating):
+                    raise TypeError(f"{name}[{i}] must have a float dtype, got {a.dtype}")
+            if w.ndim != 2:
+                raise ValueError(
+                    f"weights[{i}] must be ndarray of shape (n_out, n_in + 1), got shape {w.shape}"
+                )
+            if g.shape != w.shape or g.dtype != w.dtype:
+                raise ValueError(
+                    f"grads[{i}] must match weights[{i}]: weights[{i}] has shape {w.shape} "
+                    f"dtype {w.dtype}, grads[{i}] has shape {g.shape} dtype {g.dtype}"
+                )
+            if not w.flags.writeable:
+                raise ValueError(f"weights[{i}] must be writeable, got a read-only array")
+        if self._layout is None:
+            return
+        if len(weights) != len(self._layout):
+            raise ValueError(
+                f"expected {len(self._layout)} weight arrays (as at the first step), "
+                f"given {len(weights)}; call reset() to optimize a different list"
+            )
+        for i, (w, (shape, dtype)) in enumerate(zip(weights, self._layout, strict=True)):
+            if w.shape != shape or w.dtype != dtype:
+                raise ValueError(
+                    f"weights[{i}]: expected shape {shape} dtype {dtype} (as at the first step), "
+                    f"given shape {w.shape} dtype {w.dtype}; call reset() to start over"
+                )
+
+    def _bind(self, arrays: Sequence[Array]) -> None:
+        self._layout = [(a.shape, a.dtype) for a in arrays]
+        self._scratch = [np.empty(a.shape, a.dtype) for a in arrays]
+        for name in self._state_names():
+            self._state[name] = [np.zeros(a.shape, a.dtype) for a in arrays]
+
+    # --- saving --------------------------------------------------------------------
+
+    def _hyper(self) -> dict[str, Any]:
+        hyper = {name: getattr(self, name) for name in self._hyper_names}
+        if isinstance(self.lr, Schedule):
+            hyper["lr"] = self.lr.get_config()
+        return hyper
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain-data snapshot: class name, hyper-parameters, ``t``, ``epoch``, state copies.
+
+        Format (see the module docstring)::
+
+            {"class": str, "hyper": {name: scalar or schedule config}, "t": int,
+             "epoch": int, "state": {name: [ndarray of shape (n_out, n_in + 1), ...]}}
+        """
+        return {
+            "class": type(self).__name__,
+            "hyper": self._hyper(),
+            "t": self.t,
+            "epoch": self.epoch,
+            "state": {name: [a.copy() for a in arrays] for name, arrays in self._state.items()},
+        }
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        """Restore hyper-parameters, ``t``, ``epoch`` and state from :meth:`state_dict`."""
+        if d.get("class") != type(self).__name__:
+            raise ValueError(f"d['class'] must be {type(self).__name__!r}, got {d.get('class')!r}")
+        hyper = dict(d["hyper"])
+        if isinstance(hyper.get("lr"), dict):
+            hyper["lr"] = schedule_from_config(hyper["lr"])
+        fresh = type(self)(**hyper)  # validates the hyper-parameters
+        t, epoch = _as_int("t", d["t"]), _as_int("epoch", d["epoch"])
+        if t < 0 or epoch < 0:
+            raise ValueError(f"t and epoch must be >= 0, got t={t}, epoch={epoch}")
+        state = d["state"]
+        if set(state) != set(fresh._state_names()):
+            raise ValueError(
+                f"d['state'] must have keys {sorted(fresh._state_names())}, got {sorted(state)}"
+            )
+        arrays = {name: [np.array(a, copy=True) for a in state[name]] for name in state}
+        lists = list(arrays.values())
+        for name, arrs in arrays.items():
+            if len(arrs) != len(lists[0]):
+                raise ValueError("d['state'] lists must all have the same length")
+            for a, ref in zip(arrs, lists[0], strict=True):
+                if not np.issubdtype(a.dtype, np.floating) or a.ndim != 2:
+                    raise ValueError(f"d['state'][{name!r}] must hold 2-D float arrays")
+                if a.shape != ref.shape or a.dtype != ref.dtype:
+                    raise ValueError("d['state'] arrays must agree in shape and dtype by position")
+        # Everything checked: now commit.
+        for name in self._hyper_names:
+            setattr(self, name, getattr(fresh, name))
+        self.reset()
+        self.t, self.epoch = t, epoch
+        if lists and lists[0]:
+            self._bind(lists[0])
+            self._state = arrays
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyper_names)
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with classical or Nesterov momentum.
+
+    For each array, with gradient g, velocity v (zeros at the start), rate η, momentum μ::
+
+        v ← μ·v + g
+        w ← w − η·v             (classical momentum)
+        w ← w − η·(g + μ·v)     (nesterov=True, using the new v)
+
+    With μ = 0 this is plain ``w ← w − η·g`` and no velocity is kept.
+    Requires 0 <= momentum < 1; nesterov=True requires momentum > 0.
+    """
+
+    _hyper_names: tuple[str, ...] = ("lr", "momentum", "nesterov")
+
+    def __init__(
+        self, lr: float | Schedule = 0.01, momentum: float = 0.0, nesterov: bool = False
+    ) -> None:
+        self.momentum = _unit("momentum", momentum)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov must be a bool, got {nesterov!r}")
+        self.nesterov = bool(nesterov)
+        if self.nesterov and self.momentum == 0.0:
+            raise ValueError(f"nesterov=True requires momentum > 0, got momentum={self.momentum}")
+        super().__init__(lr)
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("v",) if self.momentum > 0.0 else ()
+
+    def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
+        buf, mu = self._scratch[i], self.momentum
+        if mu == 0.0:
+            np.multiply(g, lr, out=buf)  # η·g
+        else:
+            v = self._state["v"][i]
+            v *= mu
+            v += g  # v ← μ·v + g
+            if self.nesterov:
+                np.multiply(v, mu, out=buf)
+                buf += g
+                buf *= lr  # η·(g + μ·v)
+            else:
+                np.multiply(v, lr, out=buf)  # η·v
+        w -= buf
+
+
+class Adagrad(Optimizer):
+    """Adagrad: per-weight rates shrinking with the sum of squared gradients.
+
+    For each array, with s the running sum (zeros at the start)::
+
+        s ← s + g²
+        w ← w − η·g / (√s + ε)
+
+    Requires eps > 0.
+    """
+
+    _hyper_names: tuple[str, ...] = ("lr", "eps")
+
+    def __init__(self, lr: float | Schedule = 0.01, eps: float = 1e-8) -> None:
+        self.eps = _positive("eps", eps)
+        super().__init__(lr)
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("s",)
+
+    def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
+        buf, s = self._scratch[i], self._state["s"][i]
+        np.multiply(g, g, out=buf)
+        s += buf  # s ← s + g²
+        _step_scaled(w, g, s, buf, lr, self.eps)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: per-weight rates from a moving average of squared gradients.
+
+    For each array, with s the moving average (zeros at the start), decay ρ::
+
+        s ← ρ·s + (1 − ρ)·g²
+        w ← w − η·g / (√s + ε)
+
+    Requires 0 <= rho < 1 and eps > 0.
+    """
+
+    _hyper_names: tuple[str, ...] = ("lr", "rho", "eps")
+
+    def __init__(self, lr: float | Schedule = 0.001, rho: float = 0.9, eps: float = 1e-8) -> None:
+        self.rho = _unit("rho", rho)
+        self.eps = _positive("eps", eps)
+        super().__init__(lr)
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("s",)
+
+    def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
+        buf, s = self._scratch[i], self._state["s"][i]
+        np.multiply(g, g, out=buf)
+        buf *= 1.0 - self.rho
+        s *= self.rho
+        s += buf  # s ← ρ·s + (1 − ρ)·g²
+        _step_scaled(w, g, s, buf, lr, self.eps)
+
+
+def _step_scaled(w: Array, g: Array, s: Array, buf: Array, lr: float, eps: float) -> None:
+    """w ← w − η·g / (√s + ε), computed in ``buf``."""
+    np.sqrt(s, out=buf)
+    buf += eps
+    np.divide(g, buf, out=buf)
+    buf *= lr
+    w -= buf
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015, Algorithm 1).
+
+    For each array, with moments m, v (zeros at the start) and step count t = 1, 2, …::
+
+        m ← β1·m + (1 − β1)·g
+        v ← β2·v + (1 − β2)·g²
+        m̂ = m / (1 − β1ᵗ),   v̂ = v / (1 − β2ᵗ)
+        w ← w − η·m̂ / (√v̂ + ε)
+
+    Requires 0 <= beta1 < 1, 0 <= beta2 < 1 and eps > 0.
+    """
+
+    _hyper_names: tuple[str, ...] = ("lr", "beta1", "beta2", "eps")
+
+    def __init__(
+        self,
+        lr: float | Schedule = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+    ) -> None:
+        self.beta1 = _unit("beta1", beta1)
+        self.beta2 = _unit("beta2", beta2)
+        self.eps = _positive("eps", eps)
+        super().__init__(lr)
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("m", "v")
+
+    def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
+        buf, m, v = self._scratch[i], self._state["m"][i], self._state["v"][i]
+        b1, b2 = self.beta1, self.beta2
+        np.multiply(g, 1.0 - b1, out=buf)
+        m *= b1
+        m += buf  # m ← β1·m + (1 − β1)·g
+        np.multiply(g, g, out=buf)
+        buf *= 1.0 - b2
+        v *= b2
+        v += buf  # v ← β2·v + (1 − β2)·g²
+        np.divide(v, 1.0 - b2**self.t, out=buf)  # v̂
+        np.sqrt(buf, out=buf)
+        buf += self.eps  # √v̂ + ε
+        np.divide(m, buf, out=buf)
+        buf *= lr / (1.0 - b1**self.t)  # η·m̂ / (√v̂ + ε)
+        w -= buf
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019).
+
+    Each step first decays the weights proper, never the bias column::
+
+        w[:, :-1] ← w[:, :-1] − η·λ·w[:, :-1]
+
+    then takes the :class:`Adam` step with the same η. Requires weight_decay λ >= 0.
+    """
+
+    _hyper_names: tuple[str, ...] = ("lr", "beta1", "beta2", "eps", "weight_decay")
+
+    def __init__(
+        self,
+        lr: float | Schedule = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> None:
+        self.weight_decay = _as_float("weight_decay", weight_decay)
+        if self.weight_decay < 0.0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        super().__init__(lr, beta1, beta2, eps)
+
+    def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
+        # w[:, :-1] are the weights proper; the bias column w[:, -1] is not decayed.
+        w_proper, buf = w[:, :-1], self._scratch[i][:, :-1]
+        np.multiply(w_proper, lr * self.weight_decay, out=buf)
+        w_proper -= buf  # w ← w − η·λ·w
+        super()._update(i, w, g, lr)
