@@ -1,0 +1,374 @@
+"""Preparing data for a network: one-hot targets, train/test splits, standardization.
+
+Everything here is plain NumPy and deterministic given a ``seed``: randomness comes
+only from ``np.random.default_rng(seed)``, so the same seed gives the same split.
+
+The usual pipeline::
+
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, seed=0)
+    X_train, X_test = standardize(X_train, X_test)   # statistics of X_train only
+    Y_train = one_hot(y_train)                        # ndarray of shape (N, n_classes)
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Standardizer", "one_hot", "standardize", "train_test_split"]
+
+
+def _check_int(value: object, name: str, minimum: int) -> int:
+    """Return ``value`` as an int, or raise if it is not an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _as_float_2d(X: npt.ArrayLike, name: str = "X") -> np.ndarray:
+    """Return ``X`` as a 2-D floating array: float dtypes kept, ints and bools -> float64."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    if X.dtype.kind != "f":
+        X = X.astype(np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be an ndarray of shape (N, n_features), got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
+    return X
+
+
+# ---------------------------------------------------------------------------------------
+# one_hot
+# ---------------------------------------------------------------------------------------
+
+
+def one_hot(
+    labels: npt.ArrayLike, n_classes: int | None = None, dtype: npt.DTypeLike = np.float64
+) -> np.ndarray:
+    """Encode integer class labels as one-hot rows.
+
+    Row ``i`` of the result is the unit vector ``e_{labels[i]}``:
+    ``Y[i, k] = 1`` if ``labels[i] == k`` else ``0``.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (N,)
+        Class labels, integers (or floats with integral values) in ``[0, n_classes)``.
+    n_classes : int, optional
+        Number of classes (columns). Defaults to ``labels.max() + 1``.
+    dtype : dtype, default float64
+        dtype of the result.
+
+    Returns
+    -------
+    Y : ndarray of shape (N, n_classes)
+        ``Y.argmax(axis=1)`` recovers ``labels``.
+
+    Examples
+    --------
+    >>> one_hot([0, 2, 1])
+    array([[1., 0., 0.],
+           [0., 0., 1.],
+           [0., 1., 0.]])
+    >>> one_hot([1], n_classes=4, dtype=int)
+    array([[0, 1, 0, 0]])
+    """
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iuf":
+        raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be an ndarray of shape (N,), got shape {labels.shape}")
+    if labels.size == 0:
+        raise ValueError("labels must be non-empty, got an array of length 0")
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise ValueError("labels must have integral values, got non-integral floats")
+    lowest, highest = labels.min(), labels.max()
+    if lowest < 0:
+        raise ValueError(f"labels must be >= 0, got {lowest}")
+    if n_classes is None:
+        n_classes = int(highest) + 1
+    else:
+        n_classes = _check_int(n_classes, "n_classes", minimum=1)
+        if highest >= n_classes:
+            raise ValueError(
+                f"labels must be < n_classes={n_classes}, got a label equal to {highest}"
+            )
+
+    Y = np.zeros((labels.shape[0], n_classes), dtype=dtype)  # (N, n_classes)
+    Y[np.arange(labels.shape[0]), labels.astype(np.intp)] = 1
+    return Y
+
+
+# ---------------------------------------------------------------------------------------
+# train_test_split
+# ---------------------------------------------------------------------------------------
+
+
+def _n_test(test_size: float, n: int) -> int:
+    """Number of test samples for ``test_size`` (a fraction or a count) out of ``n``."""
+    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real):
+        raise TypeError(
+            f"test_size must be a float in (0, 1) or an int count, got {type(test_size).__name__}"
+        )
+    if isinstance(test_size, numbers.Integral):
+        n_test = int(test_size)
+        if not 1 <= n_test <= n - 1:
+            raise ValueError(f"test_size as a count must be in [1, {n - 1}], got {n_test}")
+        return n_test
+    fraction = float(test_size)
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"test_size as a fraction must be in (0, 1), got {fraction}")
+    n_test = int(np.ceil(fraction * n))
+    if not 1 <= n_test <= n - 1:
+        raise ValueError(
+            f"test_size={fraction} with N={n} samples must leave at least one sample "
+            f"in each part, got {n_test} test and {n - n_test} training samples"
+        )
+    return n_test
+
+
+def _stratified_test_indices(y: np.ndarray, n_test: int, rng: np.random.Generator) -> np.ndarray:
+    """Pick ``n_test`` indices so that every class keeps its share of the test set.
+
+    Class ``c`` with ``n_c`` of the ``N`` samples gets ``n_test * n_c / N`` test samples,
+    rounded down; the samples still missing go to the classes with the largest remainders
+    (largest-remainder rounding), so the counts sum exactly to ``n_test``.
+    """
+    classes, y_index = np.unique(y, return_inverse=True)
+    counts = np.bincount(y_index, minlength=classes.size)  # (n_classes,)
+    exact = n_test * counts / y.shape[0]
+    per_class = np.floor(exact).astype(np.intp)
+    missing = n_test - int(per_class.sum())
+    # stable sort: equal remainders are broken by class order, so the split is deterministic
+    largest_remainders = np.argsort(-(exact - per_class), kind="stable")[:missing]
+    per_class[largest_remainders] += 1
+
+    chosen = [rng.permutation(np.flatnonzero(y_index == c))[:k] for c, k in enumerate(per_class)]
+    return rng.permutation(np.concatenate(chosen))
+
+
+def train_test_split(
+    X: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    test_size: float = 0.25,
+    seed: int | None = None,
+    stratify: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffle the samples and split them into a training part and a test part.
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, ...)
+        Inputs; samples along the first axis.
+    y : ndarray of shape (N, ...)
+        Targets (labels of shape (N,) or values of shape (N, n_out)).
+    test_size : float or int, default 0.25
+        A float in (0, 1) is the fraction of samples put in the test part (rounded up);
+        an int is the number of test samples. Both parts must be non-empty.
+    seed : int, optional
+        Seed for ``np.random.default_rng``; the same seed gives the same split.
+    stratify : bool, default False
+        If True, ``y`` must be class labels of shape (N,) and every class gets
+        (up to rounding) the same share of the test part as of the whole data set.
+
+    Returns
+    -------
+    X_train : ndarray of shape (N - n_test, ...)
+    X_test : ndarray of shape (n_test, ...)
+    y_train : ndarray of shape (N - n_test, ...)
+    y_test : ndarray of shape (n_test, ...)
+        Copies, in shuffled order; every sample lands in exactly one part.
+
+    Examples
+    --------
+    >>> X = np.arange(20.0).reshape(10, 2)
+    >>> y = np.arange(10)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, seed=0)
+    >>> X_train.shape, X_test.shape, y_train.shape, y_test.shape
+    ((7, 2), (3, 2), (7,), (3,))
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError(
+            f"X and y must be arrays with samples along axis 0, got shapes {X.shape} and {y.shape}"
+        )
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"X and y must have the same number of samples, got {X.shape[0]} and {y.shape[0]}"
+        )
+    n = X.shape[0]
+    if n < 2:
+        raise ValueError(f"X must have at least 2 samples to split, got {n}")
+    n_test = _n_test(test_size, n)
+    rng = np.random.default_rng(seed)
+
+    if stratify:
+        if y.ndim != 1:
+            raise ValueError(
+                f"y must be class labels of shape (N,) when stratify=True, got shape {y.shape}"
+            )
+        test = _stratified_test_indices(y, n_test, rng)
+        is_test = np.zeros(n, dtype=bool)
+        is_test[test] = True
+        train = rng.permutation(np.flatnonzero(~is_test))
+    else:
+        order = rng.permutation(n)
+        test, train = order[:n_test], order[n_test:]
+    return X[train], X[test], y[train], y[test]
+
+
+# ---------------------------------------------------------------------------------------
+# Standardizer
+# ---------------------------------------------------------------------------------------
+
+
+class Standardizer:
+    """Rescale every column to mean 0 and standard deviation 1, using training statistics.
+
+    ``fit`` learns, per column ``j`` of the training data, the mean ``μ_j`` and the
+    (population) standard deviation ``σ_j``; ``transform`` computes
+
+        z = (x − μ) / σ,        and ``inverse_transform``:  x = z·σ + μ.
+
+    A constant column has ``σ_j = 0``; its scale is taken to be 1, so it becomes all
+    zeros instead of a division by zero.
+
+    Float32 inputs stay float32 (so do the learned ``mean_`` and ``scale_``); integer
+    inputs become float64.
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features,) or None
+        Column means ``μ`` of the training data (None before ``fit``).
+    scale_ : ndarray of shape (n_features,) or None
+        Column standard deviations ``σ``, with 1 for constant columns (None before ``fit``).
+
+    Examples
+    --------
+    >>> scaler = Standardizer().fit([[0.0, 5.0], [2.0, 5.0]])
+    >>> scaler.mean_, scaler.scale_
+    (array([1., 5.]), array([1., 1.]))
+    >>> scaler.transform([[4.0, 5.0]])
+    array([[3., 0.]])
+    """
+
+    def __init__(self) -> None:
+        self.mean_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+
+    def fit(self, X: npt.ArrayLike) -> Standardizer:
+        """Learn the column means and standard deviations of ``X``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, n_features)
+            Training data, N >= 1.
+
+        Returns
+        -------
+        self : Standardizer
+        """
+        X = _as_float_2d(X)
+        if X.shape[0] == 0:
+            raise ValueError("X must have at least 1 sample to fit, got 0")
+        X64 = X.astype(np.float64)  # accumulate in float64 even for float32 data
+        mean = X64.mean(axis=0)  # (n_features,)
+        std = X64.std(axis=0)  # (n_features,)
+        # A constant column's computed std is often a rounding residue like 1e-17, not 0:
+        # detect constancy exactly, and use the column's own value as its mean.
+        constant = np.all(X == X[0], axis=0)  # (n_features,)
+        mean[constant] = X64[0, constant]
+        std[constant | (std == 0)] = 1.0
+        self.mean_ = mean.astype(X.dtype)
+        self.scale_ = std.astype(X.dtype)
+        return self
+
+    def _checked(self, X: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``(X, mean_, scale_)`` after checking fit state and width."""
+        if self.mean_ is None or self.scale_ is None:
+            raise RuntimeError("Standardizer is not fitted yet: call fit(X_train) first")
+        X = _as_float_2d(X)
+        if X.shape[1] != self.mean_.shape[0]:
+            raise ValueError(
+                f"X must have {self.mean_.shape[0]} columns (as in fit), got shape {X.shape}"
+            )
+        return X, self.mean_, self.scale_
+
+    def transform(self, X: npt.ArrayLike) -> np.ndarray:
+        """Standardize ``X`` with the statistics learned by ``fit``: ``(X − μ) / σ``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (N, n_features)
+            A new array, of the same float dtype as ``X`` (float64 for integer ``X``).
+        """
+        X, mean, scale = self._checked(X)
+        return ((X - mean) / scale).astype(X.dtype, copy=False)
+
+    def fit_transform(self, X: npt.ArrayLike) -> np.ndarray:
+        """``fit(X)`` then ``transform(X)``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (N, n_features)
+        """
+        return self.fit(X).transform(X)
+
+    def inverse_transform(self, Z: npt.ArrayLike) -> np.ndarray:
+        """Undo ``transform``: ``Z·σ + μ``.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (N, n_features)
+
+        Returns
+        -------
+        X : ndarray of shape (N, n_features)
+            Same float dtype as ``Z`` (float64 for integer ``Z``).
+        """
+        Z, mean, scale = self._checked(Z)
+        return (Z * scale + mean).astype(Z.dtype, copy=False)
+
+
+def standardize(X_train: npt.ArrayLike, *others: npt.ArrayLike) -> tuple[np.ndarray, ...]:
+    """Standardize ``X_train`` and any further arrays with the statistics of ``X_train``.
+
+    Shorthand for fitting a :class:`Standardizer` on ``X_train`` and transforming
+    ``X_train, *others`` with it; the test data never influences the statistics.
+
+    Parameters
+    ----------
+    X_train : ndarray of shape (N, n_features)
+    *others : ndarray of shape (M, n_features)
+        E.g. validation and test inputs.
+
+    Returns
+    -------
+    tuple of ndarray of shape (N, n_features), (M, n_features), ...
+        Always a tuple, one array per argument, in order.
+
+    Examples
+    --------
+    >>> Z_train, Z_test = standardize([[1.0], [3.0]], [[5.0]])
+    >>> Z_train.ravel().tolist(), Z_test.ravel().tolist()
+    ([-1.0, 1.0], [3.0])
+    """
+    scaler = Standardizer().fit(X_train)
+    return tuple(scaler.transform(X) for X in (X_train, *others))
