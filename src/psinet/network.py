@@ -20,13 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import activations as _activations
 from ._checks import as_batch, as_float_array
 from .activations import Activation
+
+if TYPE_CHECKING:
+    from .training import History
 
 Array = np.ndarray
 ActivationSpec = str | Activation | dict[str, Any]
@@ -258,6 +261,29 @@ class Network:
             z = X_bar @ W.T  # z_l = X̄_l W_lᵀ, the same product as in forward
             a = f.value(z)
         return a, z
+
+    # ------------------------------------------------------------------ training
+    def fit(self, X: Any, Y: Any, **kwargs: Any) -> History:
+        """Train by mini-batch gradient descent; see :func:`psinet.training.fit`.
+
+        ``X``: ndarray of shape (N, n_0); ``Y``: ndarray of shape (N, n_L).
+        Returns a :class:`psinet.training.History`.
+        """
+        from .training import fit
+
+        return fit(self, X, Y, **kwargs)
+
+    def evaluate(self, X: Any, Y: Any, loss: Any, *, l2: float = 0.0) -> dict[str, float]:
+        """Loss (and accuracy for classification) on ``(X, Y)``; see :func:`psinet.training.evaluate`."""
+        from .training import evaluate
+
+        return evaluate(self, X, Y, loss, l2=l2)
+
+    def save(self, path: Any, *, optimizer: Any = None) -> Any:
+        """Write the network (and optionally optimizer state) to one ``.npz``; see :func:`psinet.io.save`."""
+        from .io import save
+
+        return save(self, path, optimizer=optimizer)
 
     # ------------------------------------------------------------------ utilities
     def copy(self, dtype: Any = None) -> Network:
