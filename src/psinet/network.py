@@ -274,13 +274,13 @@ class Network:
         return fit(self, X, Y, **kwargs)
 
     def evaluate(self, X: Any, Y: Any, loss: Any, *, l2: float = 0.0) -> dict[str, float]:
-        """Loss (and accuracy for classification) on ``(X, Y)``; see :func:`psinet.training.evaluate`."""
+        """Loss and accuracy on ``(X, Y)``: see :func:`psinet.training.evaluate`."""
         from .training import evaluate
 
         return evaluate(self, X, Y, loss, l2=l2)
 
     def save(self, path: Any, *, optimizer: Any = None) -> Any:
-        """Write the network (and optionally optimizer state) to one ``.npz``; see :func:`psinet.io.save`."""
+        """Write the network (and optimizer state) to one ``.npz``: :func:`psinet.io.save`."""
         from .io import save
 
         return save(self, path, optimizer=optimizer)

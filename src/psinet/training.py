@@ -50,7 +50,7 @@ class DivergenceError(FloatingPointError):
     """Training produced a non-finite loss or gradient; the weights were not updated."""
 
 
-class StopTraining(Exception):  # noqa: N818 (a signal, not an error)
+class StopTraining(Exception):
     """Raise from a callback to stop training after the current epoch."""
 
 
@@ -512,7 +512,7 @@ def _split_validation(
         loss.check_targets(Y_val)
         return X, Y, (X_val, Y_val)
     if validation_split:
-        n_val = int(round(validation_split * len(X)))
+        n_val = round(validation_split * len(X))
         if not 1 <= n_val < len(X):
             raise ValueError(
                 f"validation_split={validation_split} leaves {n_val} of {len(X)} samples "
