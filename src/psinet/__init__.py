@@ -1,30 +1,64 @@
 """psinet: gradient descent for neural networks in pure NumPy.
 
 All weight gradients of a deep network come from one backward sweep of a term
-Ψ = ∂E/∂z (see NOTATION.md and docs/derivation.md). The modules:
+Ψ = ∂E/∂z (see docs/derivation.md). One module per concept:
 
 * :mod:`psinet.network`: :class:`Network`, weights with the bias as last column;
 * :mod:`psinet.activations` and :mod:`psinet.losses`: f, f', E and ∂E/∂ŷ;
 * :mod:`psinet.backprop`: the Ψ recursion, :func:`gradients`;
-* :mod:`psinet.gradcheck`: finite differences, the reference backprop is tested against.
+* :mod:`psinet.gradcheck`: finite differences, the reference backprop is tested against;
+* :mod:`psinet.optimizers`, :mod:`psinet.schedules`: the update rules and learning rates;
+* :mod:`psinet.training`: ``fit``, ``evaluate``, callbacks, :class:`History`;
+* :mod:`psinet.datasets`, :mod:`psinet.preprocessing`: data, one-hot, splits, scaling;
+* :mod:`psinet.io`: save and load; :mod:`psinet.plot`: pictures (needs matplotlib).
 """
 
-from . import activations, backprop, gradcheck, losses
+from . import (
+    activations,
+    backprop,
+    datasets,
+    gradcheck,
+    io,
+    losses,
+    optimizers,
+    preprocessing,
+    schedules,
+    training,
+)
 from .backprop import gradients
 from .gradcheck import check_gradients, numerical_gradients
+from .io import load
 from .network import ForwardCache, Network
+from .preprocessing import Standardizer, one_hot, standardize, train_test_split
+from .training import EarlyStopping, History, accuracy, evaluate, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "EarlyStopping",
     "ForwardCache",
+    "History",
     "Network",
+    "Standardizer",
     "__version__",
+    "accuracy",
     "activations",
     "backprop",
     "check_gradients",
+    "datasets",
+    "evaluate",
+    "fit",
     "gradcheck",
     "gradients",
+    "io",
+    "load",
     "losses",
     "numerical_gradients",
+    "one_hot",
+    "optimizers",
+    "preprocessing",
+    "schedules",
+    "standardize",
+    "train_test_split",
+    "training",
 ]

@@ -522,16 +522,25 @@ def _split_validation(
     return X, Y, None
 
 
+_OPTIMIZERS: dict[str, Callable[[], Optimizer]] = {
+    "sgd": _optimizers.SGD,
+    "adagrad": _optimizers.Adagrad,
+    "rmsprop": _optimizers.RMSprop,
+    "adam": _optimizers.Adam,
+    "adamw": _optimizers.AdamW,
+}
+
+
 def _get_optimizer(optimizer: Optimizer | str | None) -> Optimizer:
     if optimizer is None:
         return _optimizers.Adam()
     if isinstance(optimizer, Optimizer):
         return optimizer
-    names = {cls.__name__.lower(): cls for cls in _optimizers.Optimizer.__subclasses__()}
-    names["adamw"] = _optimizers.AdamW
-    if isinstance(optimizer, str) and optimizer.lower() in names:
-        return names[optimizer.lower()]()
-    raise ValueError(f"optimizer must be an Optimizer or one of {sorted(names)}, got {optimizer!r}")
+    if isinstance(optimizer, str) and optimizer.lower() in _OPTIMIZERS:
+        return _OPTIMIZERS[optimizer.lower()]()
+    raise ValueError(
+        f"optimizer must be an Optimizer or one of {sorted(_OPTIMIZERS)}, got {optimizer!r}"
+    )
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:

@@ -1,0 +1,57 @@
+"""XOR with a 2-2-1 sigmoid network: the classic that a single layer cannot learn.
+
+    python examples/xor.py [--epochs 1000] [--out out/xor]
+
+Prints the four predictions and writes the loss curve and the decision boundary.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import psinet
+from psinet import datasets, optimizers, plot
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train a 2-2-1 sigmoid network on XOR.")
+    parser.add_argument("--epochs", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("out/xor"))
+    args = parser.parse_args(argv)
+
+    X, y = datasets.xor()  # X: (4, 2), y: (4,) in {0, 1}
+    net = psinet.Network([2, 2, 1], "sigmoid", seed=args.seed)
+    print(net.summary())
+    history = net.fit(
+        X,
+        y,
+        loss="binary_crossentropy",
+        optimizer=optimizers.SGD(2.0, momentum=0.9),
+        epochs=args.epochs,
+        batch_size=4,
+        seed=args.seed,
+        verbose=0,
+    )
+    print(
+        f"\nafter {len(history)} epochs: loss {history['loss'][-1]:.4f}, "
+        f"accuracy {history['accuracy'][-1]:.0%}"
+    )
+    for x, target, p in zip(X, y, net.predict(X)[:, 0]):
+        print(f"  x = {x.astype(int)}  target {target}  predicted {p:.3f}")
+
+    plot.save_figures(
+        args.out,
+        {
+            "loss.png": lambda path: plot.plot_history(history, path, title="XOR: loss"),
+            "decision_boundary.png": lambda path: plot.plot_decision_boundary(
+                net, X, y, path, title="XOR: decision boundary"
+            ),
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,645 @@
+"""Plots for training: the loss curves, a 2-D decision boundary, per-layer gradient norms.
+
+matplotlib is an optional extra (``pip install "psinet[plot]"``), imported only when a
+plot is drawn: ``import psinet.plot`` works without it, and :func:`has_matplotlib` says
+whether plotting will. The plots use matplotlib's object-oriented API only (a
+``matplotlib.figure.Figure``, never ``pyplot``, never a change of backend), so they run
+headless on a server and inside a notebook alike. Every plot function
+
+* draws into ``ax`` when given one (a ``matplotlib.axes.Axes``), else into a new Figure;
+* writes the figure to ``path`` when given one: a PNG (or the format the suffix names,
+  e.g. ``.svg``, ``.pdf``), parent directories created, written atomically (a temporary
+  file in the same directory, then ``os.replace``), so a failed save leaves an existing
+  file untouched;
+* returns the Figure.
+
+:func:`layer_gradient_norms` needs NumPy only: the ``‖∂E/∂W_l‖_F`` of one step, the rows
+that :func:`plot_gradient_norms` draws.
+
+>>> import numpy as np
+>>> layer_gradient_norms([np.full((3, 4), 0.5), np.array([[3.0, 4.0]])])
+array([1.73205081, 5.        ])
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from ._checks import as_batch
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .network import Network
+
+__all__ = [
+    "figure",
+    "has_matplotlib",
+    "layer_gradient_norms",
+    "plot_decision_boundary",
+    "plot_gradient_norms",
+    "plot_history",
+    "save",
+    "save_figures",
+]
+
+Array = np.ndarray
+
+MISSING_MATPLOTLIB = (
+    'psinet.plot needs matplotlib: pip install "psinet[plot]" (or pip install matplotlib)'
+)
+
+_LOSS_KEYS = ("loss", "val_loss")
+_ACCURACY_KEYS = ("accuracy", "val_accuracy")
+_KEY_COLORS = {"loss": "C0", "val_loss": "C1", "accuracy": "C0", "val_accuracy": "C1"}
+_GRID_CHUNK = 1 << 16  # grid points per predict call: bounds memory at high resolution
+
+
+class HasHistory(Protocol):
+    """What :func:`plot_history` reads from a training History (duck-typed)."""
+
+    @property
+    def history(self) -> Mapping[str, Sequence[float]]: ...
+
+
+HistoryLike = HasHistory | Mapping[str, Sequence[float]]
+
+
+# ---------------------------------------------------------------------- matplotlib
+def has_matplotlib() -> bool:
+    """Whether matplotlib can be imported, i.e. whether the plot functions will work."""
+    try:
+        _require_matplotlib()
+    except ImportError:
+        return False
+    return True
+
+
+def _require_matplotlib() -> None:
+    """Import the matplotlib modules this file uses, or raise one clear ImportError."""
+    try:
+        import matplotlib
+        import matplotlib.axes
+        import matplotlib.colors
+        import matplotlib.figure
+        import matplotlib.lines  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(MISSING_MATPLOTLIB) from exc
+
+
+def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """``ax`` and its (top-level) Figure, or a new Figure with one Axes."""
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize, layout="constrained")
+        return fig, fig.add_subplot()
+    return _root_figure(_check_axes(ax, "ax")), ax
+
+
+def _check_axes(ax: Any, name: str) -> Axes:
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise TypeError(f"{name} must be a matplotlib Axes, got {type(ax).__name__}")
+    return ax
+
+
+def _root_figure(ax: Axes) -> Figure:
+    from matplotlib.figure import Figure
+
+    fig: Any = ax.figure
+    if not isinstance(fig, Figure):  # a SubFigure: its .figure is the top-level Figure
+        fig = fig.figure
+    return fig
+
+
+def _save(fig: Figure, path: str | os.PathLike[str] | None) -> None:
+    """Write ``fig`` to ``path`` atomically: a temporary sibling file, then ``os.replace``."""
+    if path is None:
+        return
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    target = Path(path)
+    fmt = target.suffix[1:].lower() or "png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        fig.savefig(tmp, format=fmt)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def figure(figsize: tuple[float, float] = (6.4, 4.8)) -> Figure:
+    """A new, empty matplotlib Figure (no pyplot) for a plot of your own."""
+    _require_matplotlib()
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def save(fig: Figure, path: str | os.PathLike[str]) -> Figure:
+    """Write ``fig`` to ``path`` atomically (directories created); returns ``fig``."""
+    _save(fig, path)
+    return fig
+
+
+def save_figures(
+    out_dir: str | os.PathLike[str], plots: Mapping[str, Any], *, file: Any = None
+) -> list[Path]:
+    """Draw each ``plots[name](path)`` into ``out_dir / name``; say so, or why not.
+
+    For scripts and examples: without matplotlib nothing is drawn and one line says
+    how to get the pictures, instead of an error. Returns the paths written.
+    """
+    import sys
+
+    stream = sys.stdout if file is None else file
+    if not has_matplotlib():
+        names = ", ".join(plots)
+        print(
+            f'(matplotlib is not installed: skipped {names}; pip install "psinet[plot]")',
+            file=stream,
+        )
+        return []
+    written = []
+    for name, draw in plots.items():
+        path = Path(out_dir) / name
+        draw(path)
+        print(f"wrote {path}", file=stream)
+        written.append(path)
+    return written
+
+
+def _for_plot(values: Array) -> Array:
+    """NaN and ±inf drawn as gaps: matplotlib cannot place an infinite point."""
+    return np.where(np.isfinite(values), values, np.nan)
+
+
+def _log_if_positive(ax: Axes, values: Sequence[Array]) -> None:
+    """Log y-axis when every finite value is > 0 (and there is one), else linear."""
+    finite = np.concatenate([v[np.isfinite(v)] for v in values])
+    if finite.size and (finite > 0).all():
+        ax.set_yscale("log")
+
+
+# ---------------------------------------------------------------------- history
+def plot_history(
+    history: HistoryLike,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The loss (and accuracy) per epoch of a training run.
+
+    Parameters
+    ----------
+    history : History or dict of lists
+        A training History (its ``history`` dict and, if present, its 0-based ``epoch``
+        list give the x values) or a plain dict. Key ``"loss"`` is required,
+        ``"val_loss"``, ``"accuracy"`` and ``"val_accuracy"`` are drawn when present,
+        other keys are ignored. Each value: T numbers, ndarray of shape (T,).
+    path : str or os.PathLike, optional
+        Where to write the figure (PNG unless the suffix names another format).
+    ax : matplotlib Axes, optional
+        Draw into it; the accuracy then goes on a twin y-axis on the right. Without
+        ``ax``, a new Figure with one panel for the loss and, when accuracy keys exist,
+        a second panel for the accuracy.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Loss lines first, in the order ``loss``, ``val_loss``; the loss y-axis is
+        logarithmic when every finite loss is positive. NaN or inf (a diverged run)
+        shows as a gap.
+    """
+    _require_matplotlib()
+    epochs, series = _check_history(history)
+    has_accuracy = any(key in series for key in _ACCURACY_KEYS)
+
+    if ax is None and has_accuracy:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(10.0, 4.0), layout="constrained")
+        loss_ax, acc_ax = fig.subplots(1, 2)
+    else:
+        fig, loss_ax = _figure_and_axes(ax, (6.0, 4.0))
+        acc_ax = loss_ax.twinx() if has_accuracy else None
+
+    twin = ax is not None and acc_ax is not None
+    for key in _LOSS_KEYS:
+        if key in series:
+            loss_ax.plot(epochs, _for_plot(series[key]), color=_KEY_COLORS[key], label=key)
+    _log_if_positive(loss_ax, [series[k] for k in _LOSS_KEYS if k in series])
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("loss")
+    handles, labels = loss_ax.get_legend_handles_labels()
+
+    if acc_ax is not None:
+        for key in _ACCURACY_KEYS:
+            if key in series:
+                acc_ax.plot(
+                    epochs,
+                    _for_plot(series[key]),
+                    color=_KEY_COLORS[key],
+                    linestyle=":" if twin else "-",
+                    label=key,
+                )
+        acc_ax.set_ylabel("accuracy")
+        acc_ax.set_xlabel("epoch")
+        acc_handles, acc_labels = acc_ax.get_legend_handles_labels()
+        if twin:  # one legend for both y-axes
+            handles, labels = handles + acc_handles, labels + acc_labels
+        else:
+            acc_ax.legend(acc_handles, acc_labels)
+            acc_ax.set_title("accuracy")
+            loss_ax.set_title("loss")
+    loss_ax.legend(handles, labels)
+
+    if title is not None:
+        if ax is None and has_accuracy:
+            fig.suptitle(title)
+        else:
+            loss_ax.set_title(title)
+    _save(fig, path)
+    return fig
+
+
+def _check_history(history: Any) -> tuple[Array, dict[str, Array]]:
+    """``(epochs, {key: values})``, each an ndarray of shape (T,), checked."""
+    if isinstance(history, Mapping):
+        raw, epoch = history, None
+    elif isinstance(getattr(history, "history", None), Mapping):
+        raw, epoch = history.history, getattr(history, "epoch", None)
+    else:
+        raise TypeError(
+            "history must be a History (with a .history dict) or a dict of lists, "
+            f"got {type(history).__name__}"
+        )
+    if "loss" not in raw:
+        raise ValueError(f"history must have a 'loss' key, got keys {sorted(map(str, raw))}")
+    series = {
+        key: _as_series(raw[key], f"history[{key!r}]")
+        for key in _LOSS_KEYS + _ACCURACY_KEYS
+        if key in raw
+    }
+    n_epochs = series["loss"].size
+    if n_epochs == 0:
+        raise ValueError("history['loss'] must hold at least one epoch, got an empty list")
+    for key, values in series.items():
+        if values.size != n_epochs:
+            raise ValueError(
+                f"history[{key!r}] must have one value per epoch ({n_epochs}, like "
+                f"history['loss']), got {values.size}"
+            )
+    if epoch is None:
+        return np.arange(n_epochs), series
+    epochs = _as_series(epoch, "history.epoch")
+    if epochs.size != n_epochs:
+        raise ValueError(
+            f"history.epoch must have one entry per loss value ({n_epochs}), got {epochs.size}"
+        )
+    return epochs, series
+
+
+def _as_series(values: Any, name: str) -> Array:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a list of numbers, got {values!r:.60}") from None
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a flat list of numbers, got shape {array.shape}")
+    return array
+
+
+# ---------------------------------------------------------------------- decision boundary
+def plot_decision_boundary(
+    net: Network,
+    X: Any,
+    y: Any,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    ax: Axes | None = None,
+    resolution: int = 200,
+    padding: float = 0.5,
+    title: str | None = None,
+) -> Figure:
+    """The class a 2-input classifier predicts over the plane, with the data on top.
+
+    The predicted class is ``ŷ > 0.5`` for one output (n_L = 1) and ``argmax ŷ`` for
+    several; it is drawn as filled contours over a ``resolution × resolution`` grid that
+    covers the range of ``X`` plus ``padding`` on every side, and the samples are
+    scattered in the colour of their true class.
+
+    Parameters
+    ----------
+    net : Network
+        A classifier with 2 inputs (``net.n_inputs == 2``).
+    X : ndarray of shape (N, 2)
+    y : ndarray of shape (N,)
+        Integer class labels ``0 … K-1``; a one-hot ndarray of shape (N, K) is turned
+        into labels by argmax, one of shape (N, 1) is taken as 0/1 labels.
+    path : str or os.PathLike, optional
+        Where to write the figure (PNG unless the suffix names another format).
+    ax : matplotlib Axes, optional
+    resolution : int
+        Grid points per axis, >= 2.
+    padding : float
+        Margin around the data, in data units, >= 0.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The axes holds the filled contours first and the scatter of ``X`` last.
+    """
+    _require_matplotlib()
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.lines import Line2D
+
+    n_inputs = getattr(net, "n_inputs", None)
+    if n_inputs != 2:
+        raise ValueError(
+            f"net must have 2 inputs to draw its decision boundary in the plane, got {n_inputs}"
+        )
+    X, single = as_batch(X, "X", 2, np.dtype(np.float64))
+    if single:  # as_batch accepts one sample of shape (2,): not data to plot
+        raise ValueError(f"X must have shape (N, 2), got shape {np.shape(X)}")
+    n_classes = max(net.n_outputs, 2)
+    labels = _check_labels(y, X.shape[0], n_classes)
+    resolution = _check_resolution(resolution)
+    padding = _check_padding(padding)
+
+    xx, yy, classes = _class_grid(net, X, resolution, padding)  # (R, R) each
+    colors = _class_colors(n_classes)
+    cmap = ListedColormap(colors)
+    levels = np.arange(n_classes + 1) - 0.5  # class k fills the band (k - ½, k + ½)
+    norm = BoundaryNorm(levels, n_classes)
+
+    fig, ax = _figure_and_axes(ax, (5.5, 5.0))
+    ax.contourf(xx, yy, classes, levels=levels, cmap=cmap, norm=norm, alpha=0.35)
+    ax.scatter(X[:, 0], X[:, 1], c=labels, cmap=cmap, norm=norm, s=20, edgecolors="k")
+    ax.set_xlim(xx[0, 0], xx[0, -1])
+    ax.set_ylim(yy[0, 0], yy[-1, 0])
+    ax.set_xlabel("$x_0$")
+    ax.set_ylabel("$x_1$")
+    if n_classes <= 10:
+        handles = [
+            Line2D([], [], marker="o", linestyle="", color=colors[k], markeredgecolor="k")
+            for k in range(n_classes)
+        ]
+        ax.legend(handles, [f"class {k}" for k in range(n_classes)], loc="best")
+    if title is not None:
+        ax.set_title(title)
+    _save(fig, path)
+    return fig
+
+
+def _class_grid(net: Network, X: Array, resolution: int, padding: float) -> tuple[Array, ...]:
+    """``(xx, yy, classes)``, each ndarray of shape (R, R): the grid and the predicted class.
+
+    The grid spans ``[min X[:, j] − padding, max X[:, j] + padding]`` on axis j (widened
+    to a unit span around a constant column when that range is empty).
+    """
+    lo, hi = X.min(axis=0) - padding, X.max(axis=0) + padding  # (2,) each
+    flat = hi == lo
+    lo, hi = np.where(flat, lo - 0.5, lo), np.where(flat, hi + 0.5, hi)
+    xx, yy = np.meshgrid(
+        np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    )
+    points = np.column_stack([xx.ravel(), yy.ravel()])  # (R², 2)
+    classes = np.concatenate(
+        [
+            _predict_class(net, points[i : i + _GRID_CHUNK])
+            for i in range(0, len(points), _GRID_CHUNK)
+        ]
+    )
+    return xx, yy, classes.reshape(xx.shape)
+
+
+def _predict_class(net: Network, X: Array) -> Array:
+    """The predicted class of each row: ``ŷ > 0.5`` for one output, else ``argmax ŷ``."""
+    y_hat = net.predict(X)  # (N, n_L)
+    if y_hat.shape[1] == 1:
+        return (y_hat[:, 0] > 0.5).astype(np.intp)
+    return np.argmax(y_hat, axis=1)
+
+
+def _check_labels(y: Any, n_samples: int, n_classes: int) -> Array:
+    """Labels as an int ndarray of shape (N,), each in ``0 … n_classes-1``."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    elif y.ndim == 2:
+        y = np.argmax(y, axis=1)  # one-hot (N, K) -> labels (N,)
+    if y.shape != (n_samples,):
+        raise ValueError(
+            f"y must have shape ({n_samples},) (or one-hot ({n_samples}, K)) to match X, "
+            f"got shape {y.shape}"
+        )
+    if not np.isfinite(y).all() or (y != np.round(y)).any():
+        raise ValueError("y must hold integer class labels, got non-integer values")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(
+            f"y must hold class labels 0 … {n_classes - 1} for this network, "
+            f"got labels from {y.min():g} to {y.max():g}"
+        )
+    return y.astype(np.intp)
+
+
+def _check_resolution(resolution: Any) -> int:
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
+        raise TypeError(f"resolution must be an int, got {type(resolution).__name__}")
+    if resolution < 2:
+        raise ValueError(f"resolution must be >= 2, got {resolution}")
+    return int(resolution)
+
+
+def _check_padding(padding: Any) -> float:
+    if isinstance(padding, bool) or not isinstance(padding, (int, float, np.integer, np.floating)):
+        raise TypeError(f"padding must be a number, got {type(padding).__name__}")
+    if not (np.isfinite(padding) and padding >= 0):
+        raise ValueError(f"padding must be a finite number >= 0, got {padding}")
+    return float(padding)
+
+
+def _class_colors(n_classes: int) -> list[Any]:
+    """One distinct colour per class: tab10 / tab20, or a sampled viridis beyond 20."""
+    import matplotlib
+
+    if n_classes <= 10:
+        return list(matplotlib.colormaps["tab10"](np.arange(n_classes)))  # ints index the table
+    if n_classes <= 20:
+        return list(matplotlib.colormaps["tab20"](np.arange(n_classes)))
+    return list(matplotlib.colormaps["viridis"](np.linspace(0, 1, n_classes)))
+
+
+# ---------------------------------------------------------------------- gradient norms
+def layer_gradient_norms(grads: Sequence[Any]) -> Array:
+    """The Frobenius norm ``‖∂E/∂W_l‖_F = √(Σ_ij (∂E/∂W_l)_ij²)`` of each gradient.
+
+    ``grads``: one array per weight layer, e.g. the list from
+    :func:`psinet.backprop.gradients` (``grad_W[l]``, ndarray of shape
+    (n_{l+1}, n_l + 1)). Returns ndarray of shape (L,), float64. Large entries do not
+    overflow (each array is scaled by its largest magnitude first); NaN or inf in a
+    gradient gives NaN or inf, shown rather than hidden.
+
+    Collect one row per step, ``np.array(rows)`` is then the (T, L) input of
+    :func:`plot_gradient_norms`.
+    """
+    if isinstance(grads, np.ndarray) or not isinstance(grads, Sequence):
+        raise TypeError(
+            f"grads must be a list with one gradient array per layer, got {type(grads).__name__}"
+        )
+    if len(grads) == 0:
+        raise ValueError("grads must hold at least one gradient array, got an empty list")
+    norms = np.empty(len(grads))
+    for l, g in enumerate(grads):
+        g = np.asarray(g)
+        if g.dtype.kind not in "biuf":
+            raise TypeError(f"grads[{l}] must be a numeric array, got dtype {g.dtype}")
+        g = np.abs(g.astype(np.float64, copy=False))
+        scale = g.max(initial=0.0)
+        if scale > 0 and np.isfinite(scale):
+            norms[l] = scale * np.sqrt(np.sum((g / scale) ** 2))  # no overflow for |g| > 1e154
+        else:
+            norms[l] = np.sqrt(np.sum(g**2))  # 0, or NaN / inf propagated
+    return norms
+
+
+def plot_gradient_norms(
+    norms: Any,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    ax: Axes | Sequence[Axes] | None = None,
+    x: Any = None,
+    xlabel: str = "step",
+    title: str | None = None,
+) -> Figure:
+    """One line per layer: how the gradient norm ``‖∂E/∂W_l‖_F`` evolves in training.
+
+    Vanishing gradients show as the early layers' lines lying orders of magnitude below
+    the last layer's (the y-axis is logarithmic when all finite norms are positive).
+
+    Parameters
+    ----------
+    norms : ndarray of shape (T, L), or dict {label: ndarray of shape (T, L)}
+        T records of the L layers' norms (rows from :func:`layer_gradient_norms`). A dict
+        compares networks: one panel per entry, titled by its label, sharing the y-axis.
+    path : str or os.PathLike, optional
+        Where to write the figure (PNG unless the suffix names another format).
+    ax : matplotlib Axes, or a sequence of Axes (one per dict entry), optional
+    x : ndarray of shape (T,), optional
+        The x value of each record (default ``0 … T-1``); with a dict, every entry must
+        then have T records.
+    xlabel : str
+    title : str, optional
+        The axes title; with a dict it prefixes each panel's label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Each axes has L lines, layer 0 first, coloured from dark (layer 0) to light
+        (layer L-1) with the legend "layer 0" … "layer L-1".
+    """
+    _require_matplotlib()
+    from matplotlib.figure import Figure
+
+    entries = _check_norms(norms)
+    x_values = _check_x(x, entries)
+
+    if ax is None:
+        fig = Figure(figsize=(5.0 * len(entries) + 1.0, 4.0), layout="constrained")
+        axes = list(fig.subplots(1, len(entries), sharey=True, squeeze=False)[0])
+    else:
+        axes = _check_axes_for(ax, len(entries))
+        fig = _root_figure(axes[0])
+
+    for i, (panel, (label, values)) in enumerate(zip(axes, entries.items(), strict=True)):
+        steps = x_values if x_values is not None else np.arange(values.shape[0])
+        _draw_layer_lines(panel, steps, values)
+        panel.set_xlabel(xlabel)
+        if i == 0:  # the panels share the y-axis
+            panel.set_ylabel(r"gradient norm $\|\partial E / \partial W_l\|_F$")
+        panel_title = " — ".join(t for t in (title, label) if t)
+        if panel_title:
+            panel.set_title(panel_title)
+    _save(fig, path)
+    return fig
+
+
+def _draw_layer_lines(ax: Axes, steps: Array, values: Array) -> None:
+    import matplotlib
+
+    n_layers = values.shape[1]
+    colors = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.85, n_layers))  # (L, 4)
+    for l in range(n_layers):
+        ax.plot(steps, _for_plot(values[:, l]), color=colors[l], label=f"layer {l}")
+    _log_if_positive(ax, [values.ravel()])
+    ax.legend()
+
+
+def _check_norms(norms: Any) -> dict[str, Array]:
+    """``{label: ndarray of shape (T, L)}``; an array alone is the entry ``""``."""
+    if isinstance(norms, Mapping):
+        if not norms:
+            raise ValueError("norms must hold at least one entry, got an empty dict")
+        entries = {str(k): _as_norm_table(v, f"norms[{k!r}]") for k, v in norms.items()}
+    else:
+        entries = {"": _as_norm_table(norms, "norms")}
+    return entries
+
+
+def _as_norm_table(values: Any, name: str) -> Array:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be a numeric array of shape (T, L), got {type(values).__name__}"
+        ) from None
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(
+            f"{name} must have shape (T, L) (T records of L layers, both >= 1), "
+            f"got shape {array.shape}"
+        )
+    return array
+
+
+def _check_x(x: Any, entries: dict[str, Array]) -> Array | None:
+    if x is None:
+        return None
+    x = _as_series(x, "x")
+    for label, values in entries.items():
+        if values.shape[0] != x.size:
+            name = f"norms[{label!r}]" if label else "norms"
+            raise ValueError(
+                f"x must have one value per record of {name} ({values.shape[0]}), got {x.size}"
+            )
+    return x
+
+
+def _check_axes_for(ax: Any, n_entries: int) -> list[Axes]:
+    from matplotlib.axes import Axes
+
+    if isinstance(ax, Axes):
+        axes = [ax]
+    elif isinstance(ax, (Sequence, np.ndarray)) and not isinstance(ax, str):
+        axes = [_check_axes(a, "ax[i]") for a in np.ravel(np.asarray(ax, dtype=object))]
+    else:
+        raise TypeError(f"ax must be a matplotlib Axes or a list of them, got {type(ax).__name__}")
+    if len(axes) != n_entries:
+        raise ValueError(f"ax must give one Axes per entry of norms ({n_entries}), got {len(axes)}")
+    return axes

@@ -1,0 +1,61 @@
+"""Smoke tests: every example runs with few epochs and writes what it promises."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import psinet
+from psinet import plot
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("name", "pictures"),
+    [
+        ("xor", ["loss.png", "decision_boundary.png"]),
+        ("sine_regression", ["loss.png", "fit.png"]),
+        ("spirals", ["loss.png", "decision_boundary.png"]),
+        ("iris", ["loss.png"]),
+        ("digits", ["loss.png"]),
+    ],
+)
+def test_example_runs_and_writes_its_pictures(name, pictures, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert _load(name).main(["--epochs", "3", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for picture in pictures:
+        assert (tmp_path / picture).read_bytes()[:8] == PNG
+        assert f"wrote {tmp_path / picture}" in out
+
+
+def test_examples_without_matplotlib_still_print_results(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(plot, "has_matplotlib", lambda: False)
+    assert _load("xor").main(["--epochs", "5", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "after 5 epochs" in out and "matplotlib is not installed: skipped" in out
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_digits_saves_a_model_that_loads_and_predicts_the_same(tmp_path, capsys):
+    _load("digits").main(["--epochs", "2", "--out", str(tmp_path), "--verbose", "0"])
+    assert "test accuracy" in capsys.readouterr().out
+    net = psinet.load(tmp_path / "digits.npz")
+    X, _ = psinet.datasets.load_digits()
+    assert net.sizes == (64, 128, 10)
+    assert np.isfinite(net.predict(X[:5])).all()
+
+
+def test_gradient_check_example_passes(capsys):
+    assert _load("gradient_check").main([]) == 0
+    assert capsys.readouterr().out.count("passed (threshold 1e-06)") == 3

@@ -1,0 +1,423 @@
+"""Plots: each writes a real PNG, draws the data it was given, and saves atomically."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from psinet import Network
+from psinet import plot as psiplot
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SRC = str(Path(psiplot.__file__).resolve().parents[1])
+
+
+def assert_png(path):
+    data = Path(path).read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    assert len(data) > 1000  # more than a header: an image was drawn
+
+
+class FakeHistory:
+    """Duck-types psinet.training.History: a dict of lists and the 0-based epochs."""
+
+    def __init__(self, history, epoch=None):
+        self.history = history
+        self.epoch = list(range(len(history["loss"]))) if epoch is None else epoch
+
+
+def xor_net():
+    """2-2-1 sigmoid net whose weights compute XOR by hand: h0 = OR, h1 = AND, ŷ = h0 ∧ ¬h1."""
+    net = Network([2, 2, 1], "sigmoid", seed=0)
+    net.weights[0] = [[20.0, 20.0, -10.0], [20.0, 20.0, -30.0]]  # OR, AND (bias last)
+    net.weights[1] = [[20.0, -20.0, -10.0]]  # OR and not AND
+    return net
+
+
+# ---------------------------------------------------------------------- without matplotlib
+def test_import_does_not_import_matplotlib_and_plots_never_touch_pyplot(tmp_path):
+    pytest.importorskip("matplotlib")
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np
+        from psinet import plot
+        assert "matplotlib" not in sys.modules, "imported eagerly"
+        plot.plot_history({{"loss": [1.0, 0.5]}}, {str(tmp_path / "h.png")!r})
+        plot.plot_gradient_norms(np.ones((3, 2)))
+        assert "matplotlib.pyplot" not in sys.modules, "pyplot imported"
+        print("ok")
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": SRC}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: psiplot.plot_history({"loss": [1.0]}),
+        lambda: psiplot.plot_decision_boundary(xor_net(), np.zeros((3, 2)), [0, 1, 0]),
+        lambda: psiplot.plot_gradient_norms(np.ones((3, 2))),
+    ],
+    ids=["history", "decision_boundary", "gradient_norms"],
+)
+def test_without_matplotlib_a_clear_import_error(monkeypatch, call):
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert psiplot.has_matplotlib() is False
+    with pytest.raises(ImportError, match=r'needs matplotlib: pip install "psinet\[plot\]"'):
+        call()
+
+
+def test_has_matplotlib_when_installed():
+    pytest.importorskip("matplotlib")
+    assert psiplot.has_matplotlib() is True
+
+
+def test_layer_gradient_norms_is_the_frobenius_norm_per_layer():
+    # ‖[[1, 2], [2, 4]]‖_F = √(1 + 4 + 4 + 16) = 5;  ‖[[0, 0, 0]]‖ = 0;  ‖[3, 4]‖ = 5
+    grads = [np.array([[1.0, 2.0], [2.0, 4.0]]), np.zeros((1, 3)), np.array([[3.0], [4.0]])]
+    np.testing.assert_array_equal(psiplot.layer_gradient_norms(grads), [5.0, 0.0, 5.0])
+    rng = np.random.default_rng(0)
+    grads = [rng.normal(size=(4, 3)), rng.normal(size=(2, 5)).astype(np.float32)]
+    expected = [np.sqrt((g.astype(np.float64) ** 2).sum()) for g in grads]
+    np.testing.assert_allclose(psiplot.layer_gradient_norms(grads), expected, rtol=1e-14)
+
+
+def test_layer_gradient_norms_neither_overflows_nor_hides_nan():
+    big = np.full((2, 2), 1e200)  # Σ g² overflows, the norm 2e200 does not
+    norms = psiplot.layer_gradient_norms([big, np.array([[np.nan, 1.0]])])
+    assert norms[0] == pytest.approx(2e200, rel=1e-14)
+    assert np.isnan(norms[1])
+
+
+def test_layer_gradient_norms_of_a_real_backward_pass():
+    from psinet import gradients
+
+    net = Network([3, 4, 2], "tanh", seed=0)
+    X = np.random.default_rng(1).normal(size=(5, 3))
+    grads, _ = gradients(net, X, np.zeros((5, 2)), "mse")
+    norms = psiplot.layer_gradient_norms(grads)
+    assert norms.shape == (2,)
+    np.testing.assert_allclose(norms, [np.linalg.norm(g) for g in grads], rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("grads", "error", "match"),
+    [
+        ([], ValueError, "must hold at least one"),
+        (np.ones((2, 2)), TypeError, "grads must be a list"),
+        ([np.array(["a"])], TypeError, r"grads\[0\] must be a numeric array"),
+    ],
+)
+def test_layer_gradient_norms_rejects_bad_input(grads, error, match):
+    with pytest.raises(error, match=match):
+        psiplot.layer_gradient_norms(grads)
+
+
+# ---------------------------------------------------------------------- history
+def test_plot_history_draws_the_loss_values_and_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    loss, val_loss = [1.0, 0.5, 0.25, 0.2], [1.1, 0.7, 0.4, 0.45]
+    path = tmp_path / "new" / "dir" / "history.png"  # parents are created
+    fig = psiplot.plot_history(FakeHistory({"loss": loss, "val_loss": val_loss}), path)
+    assert isinstance(fig, Figure)
+    assert_png(path)
+    [ax] = fig.axes
+    assert [line.get_label() for line in ax.lines] == ["loss", "val_loss"]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), loss)
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), val_loss)
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0, 1, 2, 3])
+    assert ax.get_yscale() == "log"
+    assert os.listdir(path.parent) == ["history.png"]  # no temporary file left
+
+
+def test_plot_history_accuracy_gets_its_own_panel_and_epochs_come_from_history(tmp_path):
+    pytest.importorskip("matplotlib")
+    h = {
+        "loss": [0.9, 0.6, 0.3],
+        "val_loss": [1.0, 0.7, 0.5],
+        "accuracy": [0.5, 0.7, 0.9],
+        "val_accuracy": [0.4, 0.6, 0.8],
+        "lr": [0.1, 0.1, 0.1],  # other keys are ignored
+    }
+    fig = psiplot.plot_history(FakeHistory(h, epoch=[5, 6, 7]), tmp_path / "h.png", title="run")
+    assert_png(tmp_path / "h.png")
+    loss_ax, acc_ax = fig.axes
+    np.testing.assert_array_equal(loss_ax.lines[0].get_ydata(), h["loss"])
+    np.testing.assert_array_equal(loss_ax.lines[0].get_xdata(), [5, 6, 7])
+    np.testing.assert_array_equal(acc_ax.lines[0].get_ydata(), h["accuracy"])
+    np.testing.assert_array_equal(acc_ax.lines[1].get_ydata(), h["val_accuracy"])
+    if hasattr(fig, "get_suptitle"):  # matplotlib >= 3.8
+        assert fig.get_suptitle() == "run"
+
+
+def test_plot_history_into_a_given_ax_uses_a_twin_axis_and_a_plain_dict():
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    ax = fig.add_subplot()
+    h = {"loss": [2.0, 0.0, -1.0], "accuracy": [0.1, 0.2, 0.3]}  # not all positive: linear
+    assert psiplot.plot_history(h, ax=ax, title="t") is fig
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), h["loss"])
+    assert ax.get_yscale() == "linear"
+    assert ax.get_title() == "t"
+    twin = [a for a in fig.axes if a is not ax]
+    assert len(twin) == 1
+    np.testing.assert_array_equal(twin[0].lines[0].get_ydata(), h["accuracy"])
+
+
+def test_plot_history_draws_a_diverged_run_with_gaps():
+    pytest.importorskip("matplotlib")
+    fig = psiplot.plot_history({"loss": [1.0, np.inf, np.nan, 0.5]})
+    y = fig.axes[0].lines[0].get_ydata()
+    assert y[0] == 1.0 and y[3] == 0.5 and np.isnan(y[1:3]).all()
+
+
+@pytest.mark.parametrize(
+    ("history", "error", "match"),
+    [
+        ([1.0, 0.5], TypeError, "history must be a History"),
+        ({"val_loss": [1.0]}, ValueError, "must have a 'loss' key"),
+        ({"loss": []}, ValueError, "at least one epoch"),
+        ({"loss": [1.0, 0.5], "val_loss": [1.0]}, ValueError, r"one value per epoch \(2"),
+        ({"loss": ["a", "b"]}, TypeError, r"history\['loss'\] must be a list of numbers"),
+        ({"loss": [[1.0], [2.0]]}, ValueError, "must be a flat list"),
+    ],
+)
+def test_plot_history_rejects_bad_input(history, error, match):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(error, match=match):
+        psiplot.plot_history(history)
+
+
+# ---------------------------------------------------------------------- decision boundary
+def xor_data():
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    return X, np.array([0, 1, 1, 0])
+
+
+def test_predicted_classes_follow_the_network():
+    net = xor_net()
+    X, y = xor_data()
+    np.testing.assert_array_equal(psiplot._predict_class(net, X), y)
+    softmax = Network([2, 3], "softmax", seed=0)
+    softmax.weights[0] = [[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]  # argmax
+    X3 = np.array([[5.0, 0.0], [-5.0, 0.0], [0.0, 5.0]])
+    np.testing.assert_array_equal(psiplot._predict_class(softmax, X3), [0, 1, 2])
+
+
+def test_class_grid_covers_x_plus_padding_and_holds_the_predictions():
+    net = xor_net()
+    X, _ = xor_data()
+    xx, yy, classes = psiplot._class_grid(net, X, resolution=11, padding=0.5)
+    assert xx.shape == yy.shape == classes.shape == (11, 11)
+    assert (xx.min(), xx.max(), yy.min(), yy.max()) == (-0.5, 1.5, -0.5, 1.5)
+    # grid step 0.2 from -0.5: index 2 is -0.1 and index 7 is 0.9, next to the XOR corners;
+    # classes[i, j] is the class at (x0, x1) = (xx[i, j], yy[i, j]) = (grid[j], grid[i])
+    assert classes[2, 2] == 0 and classes[2, 7] == 1 and classes[7, 2] == 1 and classes[7, 7] == 0
+
+
+def test_plot_decision_boundary_image_covers_x_and_points_are_x(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2)) * [3.0, 1.0] + [10.0, -2.0]
+    y = (X[:, 0] > 10.0).astype(int)
+    net = Network([2, 4, 1], ["tanh", "sigmoid"], seed=1)
+    path = tmp_path / "boundary.png"
+    fig = psiplot.plot_decision_boundary(net, X, y, path, resolution=50, padding=0.25)
+    assert isinstance(fig, Figure)
+    assert_png(path)
+    [ax] = fig.axes
+    *regions, points = ax.collections  # filled contours first, the scatter last
+    np.testing.assert_array_equal(points.get_offsets(), X)
+    vertices = np.concatenate([p.vertices for r in regions for p in r.get_paths()])
+    lo, hi = X.min(axis=0) - 0.25, X.max(axis=0) + 0.25
+    np.testing.assert_allclose(vertices.min(axis=0), lo, atol=1e-9)
+    np.testing.assert_allclose(vertices.max(axis=0), hi, atol=1e-9)
+    np.testing.assert_allclose([*ax.get_xlim(), *ax.get_ylim()], [lo[0], hi[0], lo[1], hi[1]])
+
+
+def test_plot_decision_boundary_multiclass_one_hot_labels_into_a_given_ax():
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    ax = fig.add_subplot()
+    X = np.random.default_rng(2).normal(size=(12, 2))
+    Y = np.eye(3)[np.arange(12) % 3]  # one-hot (12, 3)
+    net = Network([2, 5, 3], ["relu", "softmax"], seed=0)
+    assert psiplot.plot_decision_boundary(net, X, Y, ax=ax, resolution=20, title="3") is fig
+    points = ax.collections[-1]
+    np.testing.assert_array_equal(points.get_offsets(), X)
+    np.testing.assert_array_equal(points.get_array(), np.arange(12) % 3)  # argmax of one-hot
+    colors = points.to_rgba(points.get_array())  # what the draw will paint, (12, 4)
+    assert len({tuple(c) for c in colors}) == 3  # one colour per class
+    assert ax.get_title() == "3"
+
+
+@pytest.mark.parametrize(
+    ("sizes", "X", "y", "kwargs", "error", "match"),
+    [
+        ([3, 1], np.zeros((4, 3)), [0, 1, 0, 1], {}, ValueError, "net must have 2 inputs"),
+        ([2, 1], np.zeros((4, 3)), [0, 1, 0, 1], {}, ValueError, r"X must have shape \(N, 2\)"),
+        ([2, 1], np.zeros(2), [0], {}, ValueError, r"X must have shape \(N, 2\)"),
+        ([2, 1], np.zeros((4, 2)), [0, 1, 0], {}, ValueError, r"y must have shape \(4,\)"),
+        ([2, 1], np.zeros((4, 2)), [0, 1, 0, 2], {}, ValueError, r"labels 0 … 1"),
+        ([2, 1], np.zeros((4, 2)), [0, 0.5, 0, 1], {}, ValueError, "integer class labels"),
+        ([2, 1], np.zeros((4, 2)), [0, 1, 0, 1], {"resolution": 1}, ValueError, ">= 2"),
+        ([2, 1], np.zeros((4, 2)), [0, 1, 0, 1], {"resolution": 2.5}, TypeError, "an int"),
+        ([2, 1], np.zeros((4, 2)), [0, 1, 0, 1], {"padding": -1.0}, ValueError, ">= 0"),
+    ],
+)
+def test_plot_decision_boundary_rejects_bad_input(sizes, X, y, kwargs, error, match):
+    pytest.importorskip("matplotlib")
+    net = Network(sizes, "sigmoid", seed=0)
+    with pytest.raises(error, match=match):
+        psiplot.plot_decision_boundary(net, X, y, **kwargs)
+
+
+def test_plot_decision_boundary_with_constant_data_and_no_padding():
+    pytest.importorskip("matplotlib")
+    fig = psiplot.plot_decision_boundary(xor_net(), np.ones((3, 2)), [0, 0, 0], padding=0)
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (0.5, 1.5) and ax.get_ylim() == (0.5, 1.5)
+
+
+# ---------------------------------------------------------------------- gradient norms
+def test_plot_gradient_norms_one_line_per_layer(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    norms = np.array([[1e-4, 1e-2, 1.0], [2e-4, 2e-2, 0.5], [3e-4, 1e-2, 0.2]])  # (T=3, L=3)
+    fig = psiplot.plot_gradient_norms(norms, tmp_path / "g.png", x=[10, 20, 30], xlabel="epoch")
+    assert isinstance(fig, Figure)
+    assert_png(tmp_path / "g.png")
+    [ax] = fig.axes
+    assert len(ax.lines) == 3
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["layer 0", "layer 1", "layer 2"]
+    for l, line in enumerate(ax.lines):
+        np.testing.assert_array_equal(line.get_ydata(), norms[:, l])
+        np.testing.assert_array_equal(line.get_xdata(), [10, 20, 30])
+    assert ax.get_yscale() == "log"
+    assert ax.get_xlabel() == "epoch"
+
+
+def test_plot_gradient_norms_accepts_rows_from_layer_gradient_norms():
+    pytest.importorskip("matplotlib")
+    rows = [psiplot.layer_gradient_norms([np.ones((2, 3)) * s, np.ones((1, 3))]) for s in (1, 2)]
+    fig = psiplot.plot_gradient_norms(rows)
+    assert len(fig.axes[0].lines) == 2
+
+
+def test_plot_gradient_norms_dict_one_panel_per_network(tmp_path):
+    pytest.importorskip("matplotlib")
+    rng = np.random.default_rng(0)
+    norms = {"sigmoid": rng.uniform(1e-6, 1, (20, 4)), "relu": rng.uniform(0.1, 1, (20, 4))}
+    fig = psiplot.plot_gradient_norms(norms, tmp_path / "cmp.png", title="grad")
+    assert_png(tmp_path / "cmp.png")
+    assert len(fig.axes) == 2
+    assert sum(len(ax.lines) for ax in fig.axes) == 4 * 2
+    assert [ax.get_title() for ax in fig.axes] == ["grad — sigmoid", "grad — relu"]
+    np.testing.assert_array_equal(fig.axes[1].lines[3].get_ydata(), norms["relu"][:, 3])
+    assert fig.axes[0].get_shared_y_axes().joined(fig.axes[0], fig.axes[1])
+
+
+def test_plot_gradient_norms_dict_into_given_axes():
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    axes = fig.subplots(1, 2)
+    norms = {"a": np.ones((5, 3)), "b": np.zeros((7, 3))}  # zeros: linear scale
+    assert psiplot.plot_gradient_norms(norms, ax=axes) is fig
+    assert [len(ax.lines) for ax in axes] == [3, 3]
+    assert axes[1].get_yscale() == "linear"
+    with pytest.raises(ValueError, match=r"one Axes per entry of norms \(2\), got 1"):
+        psiplot.plot_gradient_norms(norms, ax=axes[0])
+
+
+@pytest.mark.parametrize(
+    ("norms", "kwargs", "error", "match"),
+    [
+        (np.ones(5), {}, ValueError, r"norms must have shape \(T, L\)"),
+        (np.ones((0, 3)), {}, ValueError, r"norms must have shape \(T, L\)"),
+        ({}, {}, ValueError, "at least one entry"),
+        ({"a": np.ones((2, 2, 2))}, {}, ValueError, r"norms\['a'\] must have shape"),
+        (np.ones((4, 2)), {"x": [1, 2]}, ValueError, r"x must have one value per record"),
+        ([["a", "b"]], {}, TypeError, "must be a numeric array"),
+        (np.ones((4, 2)), {"ax": "axes"}, TypeError, "ax must be a matplotlib Axes"),
+    ],
+)
+def test_plot_gradient_norms_rejects_bad_input(norms, kwargs, error, match):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(error, match=match):
+        psiplot.plot_gradient_norms(norms, **kwargs)
+
+
+# ---------------------------------------------------------------------- atomic save
+def failing_savefig(self, fname, *args, **kwargs):
+    Path(fname).write_bytes(b"half a png")  # a partial file, then the failure
+    raise OSError("disk full")
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda path: psiplot.plot_history({"loss": [1.0, 0.5]}, path),
+        lambda path: psiplot.plot_decision_boundary(
+            xor_net(), xor_data()[0], xor_data()[1], path, resolution=10
+        ),
+        lambda path: psiplot.plot_gradient_norms(np.ones((3, 2)), path),
+    ],
+    ids=["history", "decision_boundary", "gradient_norms"],
+)
+def test_a_failing_save_leaves_the_old_file_and_no_temporary_file(tmp_path, monkeypatch, draw):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    path = tmp_path / "plot.png"
+    path.write_bytes(b"the previous plot")
+    monkeypatch.setattr(Figure, "savefig", failing_savefig)
+    with pytest.raises(OSError, match="disk full"):
+        draw(path)
+    assert path.read_bytes() == b"the previous plot"
+    assert os.listdir(tmp_path) == ["plot.png"]
+
+
+def test_a_successful_save_replaces_the_old_file(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "plot.png"
+    path.write_bytes(b"the previous plot")
+    psiplot.plot_history({"loss": [1.0, 0.5]}, str(path))  # a str path works too
+    assert_png(path)
+    assert os.listdir(tmp_path) == ["plot.png"]
+
+
+def test_an_unsupported_format_fails_cleanly(tmp_path):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(ValueError, match=r"(?i)format"):
+        psiplot.plot_history({"loss": [1.0]}, tmp_path / "plot.notaformat")
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_suffix_picks_the_format(tmp_path):
+    pytest.importorskip("matplotlib")
+    psiplot.plot_history({"loss": [1.0, 0.5]}, tmp_path / "plot.svg")
+    assert b"<svg" in (tmp_path / "plot.svg").read_bytes()[:1000]
