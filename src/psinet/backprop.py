@@ -110,19 +110,28 @@ def gradients(
     return grads, E
 
 
-def backward(net: Network, Y: Array, loss: Loss, grad_W: Sequence[Array], l2: float = 0.0) -> float:
+def backward(
+    net: Network,
+    Y: Array,
+    loss: Loss,
+    grad_W: Sequence[Array],
+    l2: float = 0.0,
+    scale: float = 1.0,
+) -> float:
     """The Ψ recursion over the cache of ``net``'s last forward pass; returns E.
 
     ``Y``: checked targets, ndarray of shape (N, n_L); ``grad_W``: arrays shaped like
     ``net.weights``, overwritten with ``∂E/∂W_l``. ``Ψ_l`` is left in ``net.cache.psi``.
+    ``scale`` multiplies the start ``Ψ_{L-1}``, and so, the recursion being linear,
+    every ``Ψ_l`` and ``∂E/∂W_l``: the training loop folds plain SGD's η in here.
     """
-    cache, W, f = net.cache, net.weights, net.activations
+    cache, W, f = net.cache, net.weights._arrays, net.activations
     assert cache is not None and cache.n_samples == len(Y), "forward must run on this batch first"
-    X_bar, z, psi = cache.X_bar, cache.z, cache.psi
-    L = net.n_layers
+    X_bar, z, a, psi = cache.X_bar, cache.z, cache.a, cache.psi
+    L = len(W)
 
     # 1. The start: Ψ_{L-1} = ∂E/∂ŷ ⊙ f'_{L-1}(z_{L-1})
-    E = output_psi(loss, f[L - 1], z[L - 1], cache.y_hat, Y, out=psi[L - 1])
+    E = output_psi(loss, f[L - 1], z[L - 1], cache.y_hat, Y, out=psi[L - 1], scale=scale)
 
     # 2. The sweep back, reusing Ψ at every layer
     for l in reversed(range(L)):
@@ -130,15 +139,17 @@ def backward(net: Network, Y: Array, loss: Loss, grad_W: Sequence[Array], l2: fl
         if l > 0:
             # W_l[:, :-1] drops the bias column: no neuron of layer l feeds the constant 1.
             np.matmul(psi[l], W[l][:, :-1], out=psi[l - 1])  # Ψ_l W_l[:, :-1]      (N, n_l)
-            f[l - 1].backward(psi[l - 1], z[l - 1], X_bar[l][:, :-1], out=psi[l - 1])  # ⊙ f'
+            f[l - 1].backward(psi[l - 1], z[l - 1], a[l - 1], out=psi[l - 1])  # ⊙ f'(z_{l-1})
 
     if l2:
-        E += add_l2(W, grad_W, l2)
+        E += add_l2(W, grad_W, l2, scale)
     return E
 
 
-def output_psi(loss: Loss, f_out: Any, z: Array, y_hat: Array, Y: Array, out: Array) -> float:
-    """Write ``Ψ_{L-1}`` (ndarray of shape (N, n_L)) into ``out`` and return E.
+def output_psi(
+    loss: Loss, f_out: Any, z: Array, y_hat: Array, Y: Array, out: Array, scale: float = 1.0
+) -> float:
+    """Write ``Ψ_{L-1}`` (ndarray of shape (N, n_L)), times ``scale``, into ``out``; return E.
 
     For the fused pairs (sigmoid + binary cross-entropy, softmax + categorical
     cross-entropy) ``Ψ_{L-1} = (ŷ − Y)/N`` and E comes from z (log-sigmoid,
@@ -147,11 +158,11 @@ def output_psi(loss: Loss, f_out: Any, z: Array, y_hat: Array, Y: Array, out: Ar
     """
     if loss.fuses_with(f_out):
         np.subtract(y_hat, Y, out=out)  # Ψ_{L-1} = (ŷ − Y) / N
-        out /= len(Y)
+        out *= scale / len(Y)
         return loss.value_from_z(z, Y)
-    loss.gradient(y_hat, Y, out=out)  # ∂E/∂ŷ
+    E, _ = loss.value_and_gradient(y_hat, Y, out=out, scale=scale)  # ∂E/∂ŷ
     f_out.backward(out, z, y_hat, out=out)  # ⊙ f'(z)
-    return loss.value(y_hat, Y)
+    return E
 
 
 def loss_value(net: Network, X: Array, Y: Array, loss: Loss, l2: float = 0.0) -> float:
@@ -163,13 +174,13 @@ def loss_value(net: Network, X: Array, Y: Array, loss: Loss, l2: float = 0.0) ->
     return E
 
 
-def add_l2(W: Sequence[Array], grad_W: Sequence[Array], l2: float) -> float:
-    """Add ``λ W_l[:, :-1]`` to each gradient (bias column untouched); return ``λ/2 Σ‖W‖²``."""
+def add_l2(W: Sequence[Array], grad_W: Sequence[Array], l2: float, scale: float = 1.0) -> float:
+    """Add ``scale·λ W_l[:, :-1]`` to each gradient (never the bias); return ``λ/2 Σ‖W‖²``."""
     penalty = 0.0
     for W_l, g_l in zip(W, grad_W, strict=True):
         weights = W_l[:, :-1]
         penalty += float(np.vdot(weights, weights))
-        g_l[:, :-1] += l2 * weights
+        g_l[:, :-1] += (scale * l2) * weights
     return l2 / 2 * penalty
 
 

@@ -54,6 +54,16 @@ class Loss:
         """∂E/∂ŷ: ndarray of shape (N, n_out) (the 1/N of the mean included)."""
         raise NotImplementedError
 
+    def value_and_gradient(
+        self, y_hat: Array, Y: Array, out: Array | None = None, scale: float = 1.0
+    ) -> tuple[float, Array]:
+        """E and ``scale·∂E/∂ŷ`` (into ``out``) in one go; the same as calling both."""
+        E = self.value(y_hat, Y)
+        out = self.gradient(y_hat, Y, out=out)
+        if scale != 1.0:
+            out *= scale
+        return E, out
+
     def value_from_z(self, z: Array, Y: Array) -> float:
         """E computed stably from the output layer's weighted sums ``z``, shape (N, n_out).
 
@@ -89,6 +99,14 @@ class MeanSquaredError(Loss):
         out = np.subtract(y_hat, Y, out=out)
         out /= len(Y)
         return out
+
+    def value_and_gradient(
+        self, y_hat: Array, Y: Array, out: Array | None = None, scale: float = 1.0
+    ) -> tuple[float, Array]:
+        r = np.subtract(y_hat, Y, out=out)  # the residual ŷ − Y, computed once
+        E = float(np.vdot(r, r)) / (2 * len(Y))
+        r *= scale / len(Y)
+        return E, r
 
 
 def _check_unit_interval(name: str, Y: Array) -> None:

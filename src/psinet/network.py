@@ -45,25 +45,31 @@ class ForwardCache:
     For each weight layer ``l = 0 … L-1``:
 
     * ``X_bar[l]``: ``X̄_l``, ndarray of shape (N, n_l + 1), the layer's input with a
-      last column of ones (``X_bar[l][:, :-1]`` is ``X_l``, the previous layer's output);
+      last column of ones;
     * ``z[l]``: ``z_l = X̄_l W_lᵀ``, ndarray of shape (N, n_{l+1});
+    * ``a[l]``: ``X_{l+1} = f_l(z_l)``, ndarray of shape (N, n_{l+1}), contiguous (the
+      elementwise work runs at full speed there) and copied into ``X_bar[l+1][:, :-1]``;
+      the last one is ``y_hat``;
     * ``psi[l]``: ``Ψ_l = ∂E/∂z_l``, ndarray of shape (N, n_{l+1}), filled by
       :func:`psinet.backprop.gradients` (zeros until then).
 
     ``y_hat`` is the output ``ŷ = X_L = f_{L-1}(z_{L-1})``, ndarray of shape (N, n_L).
 
-    The arrays are buffers reused by the next forward pass of the same batch size,
-    so their values change when the network runs again; copy what you want to keep.
+    The arrays are buffers reused by the next forward pass of the same batch size, so
+    their values change when the network runs again; copy what you want to keep.
     """
 
     X_bar: list[Array]
     z: list[Array]
+    a: list[Array]
     psi: list[Array]
     y_hat: Array
     n_samples: int = field(init=False)
+    X_bar_0: Array = field(init=False, repr=False)  # this cache's own X̄_0 buffer
 
     def __post_init__(self) -> None:
         self.n_samples = self.y_hat.shape[0]
+        self.X_bar_0 = self.X_bar[0]
 
     @classmethod
     def allocate(cls, sizes: Sequence[int], n_samples: int, dtype: np.dtype[Any]) -> ForwardCache:
@@ -74,11 +80,8 @@ class ForwardCache:
         z = [np.empty((n_samples, n), dtype=dtype) for n in sizes[1:]]
         psi = [np.zeros((n_samples, n), dtype=dtype) for n in sizes[1:]]
         y_hat = np.empty((n_samples, sizes[-1]), dtype=dtype)
-        return cls(X_bar=X_bar, z=z, psi=psi, y_hat=y_hat)
-
-    def activations_out(self, l: int) -> Array:
-        """``X_{l+1} = f_l(z_l)``: the view where layer l's activations are written."""
-        return self.X_bar[l + 1][:, :-1] if l + 1 < len(self.X_bar) else self.y_hat
+        a = [np.empty((n_samples, n), dtype=dtype) for n in sizes[1:-1]] + [y_hat]
+        return cls(X_bar=X_bar, z=z, a=a, psi=psi, y_hat=y_hat)
 
 
 class Weights(Sequence[Array]):
@@ -226,10 +229,25 @@ class Network:
     def _forward(self, X: Array) -> Array:
         """Forward phase into the reusable buffers; X is a checked (N, n_0) array."""
         cache = self._buffers_for(X.shape[0])
-        cache.X_bar[0][:, :-1] = X  # X̄_0 = [X_0, 1]
-        for l, (W, f) in enumerate(zip(self._weights, self.activations, strict=True)):
-            np.matmul(cache.X_bar[l], W.T, out=cache.z[l])  # z_l = X̄_l W_lᵀ   (N, n_{l+1})
-            f.value(cache.z[l], out=cache.activations_out(l))  # X_{l+1} = f_l(z_l)
+        cache.X_bar_0[:, :-1] = X  # X̄_0 = [X_0, 1]
+        return self._forward_bar(cache.X_bar_0, cache)
+
+    def _forward_bar(self, X_bar_0: Array, cache: ForwardCache | None = None) -> Array:
+        """Forward phase from an ``X̄_0`` (N, n_0 + 1) that already ends in a ones column.
+
+        The training loop augments its data once per epoch and passes batches of it here,
+        so no step copies its inputs.
+        """
+        if cache is None:
+            cache = self._buffers_for(X_bar_0.shape[0])
+        cache.X_bar[0] = X_bar_0
+        X_bar, z, a = cache.X_bar, cache.z, cache.a
+        last = len(z) - 1
+        for l, (W, f) in enumerate(zip(self._weights._arrays, self.activations, strict=True)):
+            np.matmul(X_bar[l], W.T, out=z[l])  # z_l = X̄_l W_lᵀ        (N, n_{l+1})
+            f.value(z[l], out=a[l])  # X_{l+1} = f_l(z_l)                (N, n_{l+1})
+            if l < last:
+                X_bar[l + 1][:, :-1] = a[l]  # X̄_{l+1} = [X_{l+1}, 1]    (N, n_{l+1} + 1)
         self.cache = cache
         return cache.y_hat
 

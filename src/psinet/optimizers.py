@@ -103,6 +103,7 @@ class Optimizer:
         self._state: dict[str, list[Array]] = {name: [] for name in self._state_names()}
         self._scratch: list[Array] = []  # one reusable buffer per weight array
         self._layout: list[tuple[tuple[int, ...], np.dtype[Any]]] | None = None
+        self._checked: tuple[Array, ...] = ()  # the arrays the last full check passed
 
     # --- learning rate -------------------------------------------------------------
 
@@ -120,24 +121,64 @@ class Optimizer:
 
     # --- the step ------------------------------------------------------------------
 
-    def step(self, weights: Sequence[Array], grads: Sequence[Array]) -> None:
+    def step(
+        self, weights: Sequence[Array], grads: Sequence[Array], *, prescaled: bool = False
+    ) -> None:
         """Update every ``weights[i]`` in place from ``grads[i]``.
 
         Parameters
         ----------
         weights : list of ndarray of shape (n_out, n_in + 1), bias in the last column
         grads : list of ndarray of the same shapes and dtypes as ``weights``
+        prescaled : bool
+            The grads were already multiplied by :meth:`gradient_scale` (plain SGD's η,
+            which the training loop folds into Ψ for free), so the update is ``w ← w − g``.
         """
-        self._check(weights, grads)  # 1. every check before any array is touched
-        if self._layout is None:  # 2. state is created lazily, by position
-            self._bind(weights)
+        if not self._fits_layout(weights, grads):  # the usual case skips the full check
+            self._check(weights, grads)  # 1. every check before any array is touched
+            if self._layout is None:  # 2. state is created lazily, by position
+                self._bind(weights)
+            self._checked = (*weights, *grads)
+        if prescaled and self.gradient_scale() is None:
+            raise ValueError(f"{type(self).__name__} cannot take prescaled gradients")
         self.t += 1
-        lr = self.current_lr
+        lr = 1.0 if prescaled else self.current_lr
         for i, (w, g) in enumerate(zip(weights, grads, strict=True)):  # 3. the update itself
             self._update(i, w, g, lr)
 
+    def gradient_scale(self) -> float | None:
+        """The factor a gradient may be pre-multiplied by (``step(..., prescaled=True)``).
+
+        Plain SGD's update ``w ← w − η·g`` is linear in g, so it returns η; optimizers
+        whose update is not (momentum, adaptive rates) return None.
+        """
+        return None
+
+    def _fits_layout(self, weights: Sequence[Array], grads: Sequence[Array]) -> bool:
+        """True when these are the very arrays the last step checked (identity: O(L) and cheap).
+
+        A training loop passes the same arrays every step; anything else (a new array
+        assigned by the user, another list) goes through the full :meth:`_check`.
+        """
+        checked = self._checked
+        if len(checked) != len(weights) + len(grads):
+            return False
+        for a, b in zip(checked, (*weights, *grads), strict=True):
+            if a is not b:
+                return False
+        return True
+
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
         raise NotImplementedError
+
+    def _buffer(self, i: int) -> Array:
+        """The scratch buffer of position i, created at its first use (plain SGD with a
+        prescaled gradient never needs one)."""
+        buf = self._scratch[i]
+        if buf.ndim == 1:
+            shape, dtype = self._layout[i] if self._layout is not None else ((0,), buf.dtype)
+            buf = self._scratch[i] = np.empty(shape, dtype)
+        return buf
 
     def _check(self, weights: Sequence[Array], grads: Sequence[Array]) -> None:
         if len(weights) != len(grads):
@@ -178,7 +219,7 @@ class Optimizer:
 
     def _bind(self, arrays: Sequence[Array]) -> None:
         self._layout = [(a.shape, a.dtype) for a in arrays]
-        self._scratch = [np.empty(a.shape, a.dtype) for a in arrays]
+        self._scratch = [np.empty(0, a.dtype) for a in arrays]  # sized on first use
         for name in self._state_names():
             self._state[name] = [np.zeros(a.shape, a.dtype) for a in arrays]
 
@@ -275,12 +316,19 @@ class SGD(Optimizer):
     def _state_names(self) -> tuple[str, ...]:
         return ("v",) if self.momentum > 0.0 else ()
 
+    def gradient_scale(self) -> float | None:
+        return self.current_lr if self.momentum == 0.0 else None
+
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
-        buf, mu = self._scratch[i], self.momentum
+        mu = self.momentum
         if mu == 0.0:
+            if lr == 1.0:  # prescaled: g is already η·g
+                w -= g
+                return
+            buf = self._buffer(i)
             np.multiply(g, lr, out=buf)  # η·g
         else:
-            v = self._state["v"][i]
+            v, buf = self._state["v"][i], self._buffer(i)
             v *= mu
             v += g  # v ← μ·v + g
             if self.nesterov:
@@ -313,7 +361,7 @@ class Adagrad(Optimizer):
         return ("s",)
 
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
-        buf, s = self._scratch[i], self._state["s"][i]
+        buf, s = self._buffer(i), self._state["s"][i]
         np.multiply(g, g, out=buf)
         s += buf  # s ← s + g²
         _step_scaled(w, g, s, buf, lr, self.eps)
@@ -341,7 +389,7 @@ class RMSprop(Optimizer):
         return ("s",)
 
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
-        buf, s = self._scratch[i], self._state["s"][i]
+        buf, s = self._buffer(i), self._state["s"][i]
         np.multiply(g, g, out=buf)
         buf *= 1.0 - self.rho
         s *= self.rho
@@ -389,7 +437,7 @@ class Adam(Optimizer):
         return ("m", "v")
 
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
-        buf, m, v = self._scratch[i], self._state["m"][i], self._state["v"][i]
+        buf, m, v = self._buffer(i), self._state["m"][i], self._state["v"][i]
         b1, b2 = self.beta1, self.beta2
         np.multiply(g, 1.0 - b1, out=buf)
         m *= b1
@@ -433,7 +481,7 @@ class AdamW(Adam):
 
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
         # w[:, :-1] are the weights proper; the bias column w[:, -1] is not decayed.
-        w_proper, buf = w[:, :-1], self._scratch[i][:, :-1]
+        w_proper, buf = w[:, :-1], self._buffer(i)[:, :-1]
         np.multiply(w_proper, lr * self.weight_decay, out=buf)
         w_proper -= buf  # w ← w − η·λ·w
         super()._update(i, w, g, lr)

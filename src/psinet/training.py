@@ -239,22 +239,26 @@ def train_step(
 ) -> float:
     """One step of gradient descent on a checked batch; returns E before the update.
 
-    ``X_b``: ndarray of shape (B, n_0) and ``Y_b``: ndarray of shape (B, n_L), both in
-    ``net.dtype``; ``grads``: arrays shaped like ``net.weights``, reused every step.
-    Raises :class:`DivergenceError` *before* updating when E or any Ψ is not finite.
+    ``X_b``: ndarray of shape (B, n_0), or (B, n_0 + 1) already ending in a column of
+    ones (``X̄_0``: then nothing is copied); ``Y_b``: ndarray of shape (B, n_L); both in
+    ``net.dtype``. ``grads``: arrays shaped like ``net.weights``, reused every step.
+    Raises :class:`DivergenceError` *before* updating when E or Ψ is not finite.
     """
-    net._forward(X_b)  # 1. forward, caching X̄_l and z_l
-    E = backward(net, Y_b, loss, grads, l2=l2)  # 2.-3. loss and the Ψ recursion
-    if not _finite(E, net):
+    # 1. forward, caching X̄_l and z_l
+    if X_b.shape[1] == net.sizes[0]:
+        net._forward(X_b)
+    else:
+        net._forward_bar(X_b)
+    # 2.-3. the loss and the Ψ recursion; plain SGD's η is folded into Ψ_{L-1} for free
+    eta = optimizer.gradient_scale()
+    E = backward(net, Y_b, loss, grads, l2=l2, scale=1.0 if eta is None else eta)
+    # A NaN or inf anywhere in the Ψ recursion reaches Ψ_0, and the bias column of
+    # ∂E/∂W_0 is Σ_n Ψ_0 (X̄_0 ends in ones): checking n_1 numbers is enough.
+    if not (math.isfinite(E) and math.isfinite(float(grads[0][:, -1].sum()))):
         raise DivergenceError(f"the loss became {E}" if not math.isfinite(E) else "Ψ overflowed")
-    optimizer.step(net.weights, grads)  # 4. update, in place
+    # 4. update, in place
+    optimizer.step(net.weights._arrays, grads, prescaled=eta is not None)
     return E
-
-
-def _finite(E: float, net: Network) -> bool:
-    """E and every Ψ_l finite (sums of N·n numbers: cheap next to the matrix products)."""
-    assert net.cache is not None
-    return math.isfinite(E) and all(math.isfinite(float(psi.sum())) for psi in net.cache.psi)
 
 
 def fit(
@@ -327,8 +331,7 @@ def fit(
     grads = [np.empty_like(W) for W in net.weights]  # reused by every step
     n_samples = X.shape[0]
     n_steps = -(-n_samples // batch_size)
-    X_epoch, Y_epoch = np.empty_like(X), np.empty_like(Y)  # this epoch's order
-    snapshot = [np.empty_like(W) for W in net.weights]  # the weights at the epoch's start
+    Y_batches: dict[int, Array] = {}  # one target buffer per batch size
     is_classifier = loss.name in CLASSIFICATION_LOSSES
     multilabel = loss.name == "binary_crossentropy"
 
@@ -341,25 +344,18 @@ def fit(
         try:
             for epoch in range(epochs):
                 optimizer.set_epoch(epoch)
-                for W, saved in zip(net.weights, snapshot, strict=True):
-                    np.copyto(saved, W)
-                if shuffle:
-                    order = rng.permutation(n_samples)
-                    np.take(X, order, axis=0, out=X_epoch)
-                    np.take(Y, order, axis=0, out=Y_epoch)
-                else:
-                    X_epoch, Y_epoch = X, Y
+                order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
                 total_loss, total_correct, seen = 0.0, 0.0, 0
                 for step in range(n_steps):
-                    batch = slice(step * batch_size, (step + 1) * batch_size)
-                    X_b, Y_b = X_epoch[batch], Y_epoch[batch]
+                    X_b, Y_b = _gather_batch(
+                        net, X, Y, order[step * batch_size :][:batch_size], Y_batches
+                    )
                     try:
                         E = train_step(net, X_b, Y_b, loss, optimizer, grads, l2)
                     except DivergenceError as exc:
-                        kept = "its last finite weights (before this step)"
+                        kept = "its last finite weights (this step was not applied)"
                         if not all(np.isfinite(W).all() for W in net.weights):
-                            net.weights = snapshot  # the previous update overflowed
-                            kept = f"the finite weights it had at the start of epoch {epoch}"
+                            kept = "non-finite weights: the previous step's update overflowed"
                         raise DivergenceError(
                             f"training diverged at epoch {epoch}, step {step}: {exc}. The "
                             f"network keeps {kept}. Try a smaller learning rate "
@@ -385,7 +381,9 @@ def fit(
                     record.update({f"val_{k}": v for k, v in scores.items()})
                 record["lr"] = float(optimizer.current_lr)
                 record["elapsed"] = time.perf_counter() - start
-                record["grad_norms"] = [float(np.linalg.norm(g)) for g in grads]
+                eta = optimizer.gradient_scale()  # grads hold η·∂E/∂W when η was folded in
+                unscale = 1.0 if eta is None else 1.0 / eta
+                record["grad_norms"] = [float(np.linalg.norm(g)) * unscale for g in grads]
                 history.append(record)
                 progress.epoch_end(record)
                 if _callbacks_say_stop(hooks, record):
@@ -396,6 +394,23 @@ def fit(
                 hook.on_train_end(net)
             progress.close(history)
     return history
+
+
+def _gather_batch(
+    net: Network, X: Array, Y: Array, index: Array, Y_batches: dict[int, Array]
+) -> tuple[Array, Array]:
+    """The batch ``X[index]`` written straight into the cache's ``X̄_0 = [X_b, 1]``.
+
+    No copy of the whole data set is ever made; each step gathers its B rows once.
+    """
+    B = len(index)
+    X_bar_0 = net._buffers_for(B).X_bar_0  # (B, n_0 + 1), ones column already there
+    np.take(X, index, axis=0, out=X_bar_0[:, :-1], mode="clip")  # indices are valid
+    Y_b = Y_batches.get(B)
+    if Y_b is None:
+        Y_b = Y_batches[B] = np.empty((B, Y.shape[1]), dtype=Y.dtype)
+    np.take(Y, index, axis=0, out=Y_b, mode="clip")
+    return X_bar_0, Y_b
 
 
 def _callbacks_say_stop(hooks: Sequence[Callback], record: Record) -> bool:
