@@ -5,7 +5,7 @@ All weight gradients of a deep network come from one backward sweep of a term
 
 * :mod:`psinet.network`: :class:`Network`, weights with the bias as last column;
 * :mod:`psinet.activations` and :mod:`psinet.losses`: f, f', E and ∂E/∂ŷ;
-* :mod:`psinet.backprop`: the Ψ recursion, :func:`gradients`;
+* :mod:`psinet.backprop`: the Ψ recursion, :func:`gradients`, :func:`trace`;
 * :mod:`psinet.gradcheck`: finite differences, the reference backprop is tested against;
 * :mod:`psinet.optimizers`, :mod:`psinet.schedules`: the update rules and learning rates;
 * :mod:`psinet.training`: ``fit``, ``evaluate``, callbacks, :class:`History`;
@@ -25,7 +25,7 @@ from . import (
     schedules,
     training,
 )
-from .backprop import gradients
+from .backprop import gradients, trace
 from .gradcheck import check_gradients, numerical_gradients
 from .io import load
 from .network import ForwardCache, Network
@@ -59,6 +59,7 @@ __all__ = [
     "preprocessing",
     "schedules",
     "standardize",
+    "trace",
     "train_test_split",
     "training",
 ]

@@ -23,6 +23,7 @@ forward passes per weight.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -182,6 +183,106 @@ def add_l2(W: Sequence[Array], grad_W: Sequence[Array], l2: float, scale: float 
         penalty += float(np.vdot(weights, weights))
         g_l[:, :-1] += (scale * l2) * weights
     return l2 / 2 * penalty
+
+
+@dataclass
+class LayerTrace:
+    """One weight layer's numbers from :func:`trace` (copies, safe to keep).
+
+    ``X_bar``: ``X̄_l``, ndarray of shape (N, n_l + 1); ``W``: ``W_l``, ndarray of shape
+    (n_{l+1}, n_l + 1); ``z``: ``z_l = X̄_l W_lᵀ`` and ``a``: ``X_{l+1} = f_l(z_l)``,
+    ndarrays of shape (N, n_{l+1}); ``psi``: ``Ψ_l = ∂E/∂z_l``, ndarray of shape
+    (N, n_{l+1}); ``grad_W``: ``∂E/∂W_l = Ψ_lᵀ X̄_l``, ndarray of shape (n_{l+1}, n_l + 1).
+    """
+
+    layer: int
+    activation: str
+    X_bar: Array
+    W: Array
+    z: Array
+    a: Array
+    psi: Array
+    grad_W: Array
+
+
+@dataclass
+class Trace:
+    """The record of one forward and backward pass; ``print`` it for a per-layer table.
+
+    ``layers[l]`` is a :class:`LayerTrace`; ``E`` the loss; ``y_hat`` the output ``ŷ``,
+    ndarray of shape (N, n_L). The table lists each array's shape and Frobenius norm
+    ``‖·‖``, in the order of the derivation: forward left to right, then Ψ and the
+    gradient, which backprop computes from the last layer back.
+    """
+
+    layers: list[LayerTrace]
+    loss: str
+    E: float
+    y_hat: Array
+
+    def __str__(self) -> str:
+        def cell(a: Array) -> str:
+            return f"{a.shape} {np.linalg.norm(a):.4g}"
+
+        header = ("l", "X̄_l", "W_l", "z_l = X̄_l W_lᵀ", "f_l", "Ψ_l = ∂E/∂z_l", "∂E/∂W_l = Ψ_lᵀ X̄_l")
+        rows = [header]
+        for t in self.layers:
+            rows.append(
+                (
+                    str(t.layer),
+                    cell(t.X_bar),
+                    cell(t.W),
+                    cell(t.z),
+                    t.activation,
+                    cell(t.psi),
+                    cell(t.grad_W),
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+        ]
+        N = self.y_hat.shape[0]
+        title = (
+            f"one forward and backward pass: N = {N}, loss {self.loss}, E = {self.E:.6g}\n"
+            "each cell: shape, then Frobenius norm; forward runs l = 0 → L-1, "
+            "the Ψ recursion l = L-1 → 0"
+        )
+        return "\n".join([title, lines[0], "-" * len(lines[0]), *lines[1:]])
+
+
+def trace(net: Network, X: Any, Y: Any, loss: str | Loss) -> Trace:
+    """Run one forward and one backward pass and keep every intermediate, per layer.
+
+    ``X``: ndarray of shape (N, n_0); ``Y``: ndarray of shape (N, n_L). Returns a
+    :class:`Trace` of copies of ``X̄_l``, ``z_l``, ``X_{l+1}``, ``Ψ_l`` and ``∂E/∂W_l``
+    (the weights are not changed).
+
+    >>> import numpy as np
+    >>> from psinet import Network
+    >>> net = Network([2, 3, 1], ["tanh", "sigmoid"], seed=0)
+    >>> t = trace(net, np.array([[1.0, 2.0]]), np.array([[1.0]]), "mse")
+    >>> [layer.psi.shape for layer in t.layers], [layer.grad_W.shape for layer in t.layers]
+    ([(1, 3), (1, 1)], [(3, 3), (1, 4)])
+    """
+    loss = _losses.get(loss)
+    grads, E, psi = gradients(net, X, Y, loss, return_psi=True)
+    cache = net.cache
+    assert cache is not None
+    layers = [
+        LayerTrace(
+            layer=l,
+            activation=repr(f) if f.get_config().keys() - {"name"} else f.name,
+            X_bar=cache.X_bar[l].copy(),
+            W=net.weights[l].copy(),
+            z=cache.z[l].copy(),
+            a=cache.a[l].copy(),
+            psi=psi[l],
+            grad_W=grads[l],
+        )
+        for l, f in enumerate(net.activations)
+    ]
+    return Trace(layers=layers, loss=loss.name, E=E, y_hat=cache.y_hat.copy())
 
 
 def _check_l2(l2: Any) -> float:
