@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -51,3 +52,12 @@ def as_targets(value: Any, n_samples: int, width: int, dtype: np.dtype[Any]) -> 
             f"{width} output(s), got shape {np.shape(value)}"
         )
     return Y
+
+
+def check_int(value: object, name: str, minimum: int) -> int:
+    """Return ``value`` as an int, or raise if it is not an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)

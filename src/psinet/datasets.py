@@ -35,6 +35,8 @@ from typing import Literal, overload
 import numpy as np
 import numpy.typing as npt
 
+from ._checks import check_int
+
 __all__ = ["circles", "load_digits", "load_iris", "moons", "sine", "spirals", "xor"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -46,15 +48,6 @@ NamedData = tuple[FloatArray, IntArray, tuple[str, ...], tuple[str, ...]]
 # ---------------------------------------------------------------------------------------
 # argument checks
 # ---------------------------------------------------------------------------------------
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    """Return ``value`` as an int, or raise if it is not an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_noise(noise: object) -> float:
@@ -118,7 +111,7 @@ def xor(
     >>> y
     array([0, 1, 1, 0])
     """
-    n_samples = _check_int(n_samples, "n_samples", minimum=1)
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
     noise = _check_noise(noise)
     rng = np.random.default_rng(seed)
 
@@ -156,8 +149,8 @@ def spirals(
     y : ndarray of shape (n_samples,)
         int64 labels in ``[0, n_classes)``, grouped by class.
     """
-    n_classes = _check_int(n_classes, "n_classes", minimum=2)
-    n_samples = _check_int(n_samples, "n_samples", minimum=n_classes)
+    n_classes = check_int(n_classes, "n_classes", minimum=2)
+    n_samples = check_int(n_samples, "n_samples", minimum=n_classes)
     noise = _check_noise(noise)
     rng = np.random.default_rng(seed)
 
@@ -195,7 +188,7 @@ def moons(
     y : ndarray of shape (n_samples,)
         int64 labels in {0, 1}, grouped by class.
     """
-    n_samples = _check_int(n_samples, "n_samples", minimum=2)
+    n_samples = check_int(n_samples, "n_samples", minimum=2)
     noise = _check_noise(noise)
     rng = np.random.default_rng(seed)
 
@@ -234,7 +227,7 @@ def circles(
     y : ndarray of shape (n_samples,)
         int64 labels in {0, 1}, grouped by class.
     """
-    n_samples = _check_int(n_samples, "n_samples", minimum=2)
+    n_samples = check_int(n_samples, "n_samples", minimum=2)
     noise = _check_noise(noise)
     if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
         raise TypeError(f"factor must be a real number, got {type(factor).__name__} {factor!r}")
@@ -281,7 +274,7 @@ def sine(
     y : ndarray of shape (n_samples, 1)
         float64 targets.
     """
-    n_samples = _check_int(n_samples, "n_samples", minimum=1)
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
     noise = _check_noise(noise)
     rng = np.random.default_rng(seed)
 

@@ -17,16 +17,9 @@ import numbers
 import numpy as np
 import numpy.typing as npt
 
+from ._checks import check_int
+
 __all__ = ["Standardizer", "one_hot", "standardize", "train_test_split"]
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    """Return ``value`` as an int, or raise if it is not an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _as_float_2d(X: npt.ArrayLike, name: str = "X") -> np.ndarray:
@@ -95,7 +88,7 @@ def one_hot(
     if n_classes is None:
         n_classes = int(highest) + 1
     else:
-        n_classes = _check_int(n_classes, "n_classes", minimum=1)
+        n_classes = check_int(n_classes, "n_classes", minimum=1)
         if highest >= n_classes:
             raise ValueError(
                 f"labels must be < n_classes={n_classes}, got a label equal to {highest}"

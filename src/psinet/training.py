@@ -34,7 +34,7 @@ import numpy as np
 
 from . import losses as _losses
 from . import optimizers as _optimizers
-from ._checks import as_batch, as_targets
+from ._checks import as_batch, as_targets, check_int
 from .backprop import _check_l2, backward, loss_value
 from .losses import Loss
 from .network import Network
@@ -316,8 +316,8 @@ def fit(
     """
     loss = _losses.get(loss)
     optimizer = _get_optimizer(optimizer)
-    epochs = _check_int("epochs", epochs, minimum=0)
-    batch_size = _check_int("batch_size", batch_size, minimum=1)
+    epochs = check_int(epochs, "epochs", minimum=0)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     l2 = _check_l2(l2)
     X, _ = as_batch(X, "X", net.n_inputs, net.dtype)  # converted once, here
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
@@ -556,11 +556,3 @@ def _get_optimizer(optimizer: Optimizer | str | None) -> Optimizer:
     raise ValueError(
         f"optimizer must be an Optimizer or one of {sorted(_OPTIMIZERS)}, got {optimizer!r}"
     )
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
