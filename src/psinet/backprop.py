@@ -126,7 +126,7 @@ def backward(
     ``scale`` multiplies the start ``Ψ_{L-1}``, and so, the recursion being linear,
     every ``Ψ_l`` and ``∂E/∂W_l``: the training loop folds plain SGD's η in here.
     """
-    cache, W, f = net.cache, net.weights._arrays, net.activations
+    cache, W, f = net.cache, list(net.weights), net.activations
     assert cache is not None and cache.n_samples == len(Y), "forward must run on this batch first"
     X_bar, z, a, psi = cache.X_bar, cache.z, cache.a, cache.psi
     L = len(W)
@@ -140,7 +140,7 @@ def backward(
         if l > 0:
             # W_l[:, :-1] drops the bias column: no neuron of layer l feeds the constant 1.
             np.matmul(psi[l], W[l][:, :-1], out=psi[l - 1])  # Ψ_l W_l[:, :-1]      (N, n_l)
-            f[l - 1].backward(psi[l - 1], z[l - 1], a[l - 1], out=psi[l - 1])  # ⊙ f'(z_{l-1})
+            f[l - 1].backward(psi[l - 1], z[l - 1], a[l - 1], out=psi[l - 1])  # ⊙ f'_{l-1}(z_{l-1})
 
     if l2:
         E += add_l2(W, grad_W, l2, scale)
@@ -158,8 +158,8 @@ def output_psi(
     ``Ψ_{L-1} = ∂E/∂ŷ ⊙ f'(z)`` (for softmax, its Jacobian-vector product).
     """
     if loss.fuses_with(f_out):
-        np.subtract(y_hat, Y, out=out)  # Ψ_{L-1} = (ŷ − Y) / N
-        out *= scale / len(Y)
+        np.subtract(y_hat, Y, out=out)  # ŷ − Y
+        out *= scale / len(Y)  # Ψ_{L-1} = (ŷ − Y) / N  (times scale)
         return loss.value_from_z(z, Y)
     E, _ = loss.value_and_gradient(y_hat, Y, out=out, scale=scale)  # ∂E/∂ŷ
     f_out.backward(out, z, y_hat, out=out)  # ⊙ f'(z)

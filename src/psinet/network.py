@@ -243,7 +243,7 @@ class Network:
         cache.X_bar[0] = X_bar_0
         X_bar, z, a = cache.X_bar, cache.z, cache.a
         last = len(z) - 1
-        for l, (W, f) in enumerate(zip(self._weights._arrays, self.activations, strict=True)):
+        for l, (W, f) in enumerate(zip(self.weights, self.activations, strict=True)):
             np.matmul(X_bar[l], W.T, out=z[l])  # z_l = X̄_l W_lᵀ        (N, n_{l+1})
             f.value(z[l], out=a[l])  # X_{l+1} = f_l(z_l)                (N, n_{l+1})
             if l < last:

@@ -257,7 +257,7 @@ def train_step(
     if not (math.isfinite(E) and math.isfinite(float(grads[0][:, -1].sum()))):
         raise DivergenceError(f"the loss became {E}" if not math.isfinite(E) else "Ψ overflowed")
     # 4. update, in place
-    optimizer.step(net.weights._arrays, grads, prescaled=eta is not None)
+    optimizer.step(net.weights, grads, prescaled=eta is not None)
     return E
 
 
