@@ -21,10 +21,13 @@ from psinet import datasets, optimizers, plot
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train a digit classifier on UCI digits.")
     parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--quick", action="store_true", help="5 epochs at most: a smoke run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("out/digits"))
     parser.add_argument("--verbose", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs = min(args.epochs, 5)
 
     X, y = datasets.load_digits()  # X: (1797, 64) pixel counts 0..16, y: (1797,) digits
     X_train, X_test, y_train, y_test = psinet.train_test_split(

@@ -16,9 +16,12 @@ from psinet.training import EarlyStopping
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Classify the Iris flowers.")
     parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="5 epochs at most: a smoke run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("out/iris"))
     args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs = min(args.epochs, 5)
 
     X, y = datasets.load_iris()  # X: (150, 4) in cm, y: (150,) in {0, 1, 2}
     X_train, X_test, y_train, y_test = psinet.train_test_split(

@@ -17,9 +17,12 @@ from psinet import datasets, optimizers, plot
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fit a noisy sine (mse, identity output).")
     parser.add_argument("--epochs", type=int, default=1000)
+    parser.add_argument("--quick", action="store_true", help="5 epochs at most: a smoke run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("out/sine"))
     args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs = min(args.epochs, 5)
 
     X, Y = datasets.sine(n_samples=400, noise=0.1, seed=args.seed)  # X: (400, 1), Y: (400, 1)
     X_train, X_test, Y_train, Y_test = psinet.train_test_split(X, Y, test_size=0.25, seed=args.seed)

@@ -15,9 +15,12 @@ from psinet import datasets, optimizers, plot
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Classify three spirals; draw the boundary.")
     parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--quick", action="store_true", help="5 epochs at most: a smoke run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("out/spirals"))
     args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs = min(args.epochs, 5)
 
     X, y = datasets.spirals(n_samples=300, n_classes=3, noise=0.2, seed=args.seed)
     Y = psinet.one_hot(y, 3)  # (300, 3)

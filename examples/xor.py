@@ -17,9 +17,12 @@ from psinet import datasets, optimizers, plot
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train a 2-2-1 sigmoid network on XOR.")
     parser.add_argument("--epochs", type=int, default=1000)
+    parser.add_argument("--quick", action="store_true", help="5 epochs at most: a smoke run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("out/xor"))
     args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs = min(args.epochs, 5)
 
     X, y = datasets.xor()  # X: (4, 2), y: (4,) in {0, 1}
     net = psinet.Network([2, 2, 1], "sigmoid", seed=args.seed)

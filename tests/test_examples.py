@@ -39,6 +39,21 @@ def test_example_runs_and_writes_its_pictures(name, pictures, tmp_path, capsys):
         assert f"wrote {tmp_path / picture}" in out
 
 
+@pytest.mark.parametrize("name", ["xor", "sine_regression", "spirals", "iris", "digits"])
+def test_quick_runs_at_most_five_epochs(name, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(plot, "has_matplotlib", lambda: False)  # numbers only
+    epochs = []
+    original = psinet.Network.fit
+
+    def spy(self, *args, **kwargs):
+        epochs.append(kwargs["epochs"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(psinet.Network, "fit", spy)
+    assert _load(name).main(["--quick", "--out", str(tmp_path)]) == 0
+    assert epochs and max(epochs) <= 5
+
+
 def test_examples_without_matplotlib_still_print_results(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(plot, "has_matplotlib", lambda: False)
     assert _load("xor").main(["--epochs", "5", "--out", str(tmp_path)]) == 0
