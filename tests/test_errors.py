@@ -85,3 +85,8 @@ def test_a_failed_call_leaves_weights_unchanged(net):
         gradients(net, np.zeros((4, 3)), np.zeros((4, 5)), "mse")
     for a, b in zip(before, net.weights):
         np.testing.assert_array_equal(a, b)
+
+
+def test_integer_labels_for_several_outputs_get_a_one_hot_hint(net):
+    with pytest.raises(ValueError, match=r"look like class labels: pass psinet\.one_hot\(Y, 2\)"):
+        gradients(net, np.zeros((3, 3)), np.array([0, 1, 1]), "categorical_crossentropy")

@@ -47,9 +47,12 @@ def as_targets(value: Any, n_samples: int, width: int, dtype: np.dtype[Any]) -> 
     if Y.ndim == 1 and (width == 1 or n_samples == 1):
         Y = Y.reshape(n_samples, width) if Y.size == n_samples * width else Y
     if Y.shape != (n_samples, width):
+        hint = ""
+        if Y.shape == (n_samples,) and width > 1 and np.array_equal(Y, np.round(Y)):
+            hint = f"; these look like class labels: pass psinet.one_hot(Y, {width})"
         raise ValueError(
             f"Y must have shape ({n_samples}, {width}) to match X and the network's "
-            f"{width} output(s), got shape {np.shape(value)}"
+            f"{width} output(s), got shape {np.shape(value)}{hint}"
         )
     return Y
 

@@ -343,9 +343,10 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, Array]]:
     except (FormatError, *_NOT_FORMAT_ERRORS):
         raise
     except _READ_ERRORS as exc:
+        # NumPy's own message may suggest allow_pickle=True: never right for a model file.
+        detail = "" if "pickle" in str(exc) else f" ({type(exc).__name__}: {exc})"
         raise FormatError(
-            f"{path}: expected a psinet .npz archive, found a damaged or non-.npz file "
-            f"({type(exc).__name__}: {exc})"
+            f"{path}: expected a psinet .npz archive, found a damaged or non-.npz file{detail}"
         ) from exc
     return _decode_header(path, arrays.pop("header")), arrays
 
