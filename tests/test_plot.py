@@ -45,10 +45,13 @@ def test_import_does_not_import_matplotlib_and_plots_never_touch_pyplot(tmp_path
         f"""
         import sys
         import numpy as np
+        import psinet
         from psinet import plot
         assert "matplotlib" not in sys.modules, "imported eagerly"
         plot.plot_history({{"loss": [1.0, 0.5]}}, {str(tmp_path / "h.png")!r})
         plot.plot_gradient_norms(np.ones((3, 2)))
+        net = psinet.Network([2, 2, 1], "sigmoid")
+        plot.plot_network(net, [1.0, 2.0], [1.0], "mse", show="backward")
         assert "matplotlib.pyplot" not in sys.modules, "pyplot imported"
         print("ok")
         """
@@ -421,3 +424,140 @@ def test_the_suffix_picks_the_format(tmp_path):
     pytest.importorskip("matplotlib")
     psiplot.plot_history({"loss": [1.0, 0.5]}, tmp_path / "plot.svg")
     assert b"<svg" in (tmp_path / "plot.svg").read_bytes()[:1000]
+
+
+# ---------------------------------------------------------------------- plot_network
+def worked_example_net():
+    """The 2-2-1 sigmoid network of docs/derivation.md's worked example."""
+    net = Network([2, 2, 1], "sigmoid")
+    net.weights[0] = [[0.1, 0.2, 0.0], [-0.3, 0.4, 0.5]]
+    net.weights[1] = [[0.6, -0.7, 0.1]]
+    return net
+
+
+def _texts_by_gid(fig):
+    """{gid: number} for every Text artist of the figure that carries a gid."""
+    from matplotlib.text import Text
+
+    found = {}
+    for text in fig.findobj(Text):
+        gid = text.get_gid()
+        if gid:
+            found[gid] = float(text.get_text().rpartition("=")[2])
+    return found
+
+
+def _agree_4(printed, exact):
+    """``printed`` is ``exact`` rounded to 4 significant digits."""
+    return printed == float(f"{exact:.4g}")
+
+
+def test_plot_network_writes_an_image_with_a_blue_labelled_bias_node_per_layer(tmp_path):
+    import matplotlib.colors as mcolors
+    from matplotlib.patches import Circle
+    from matplotlib.text import Text
+
+    net = worked_example_net()
+    fig = psiplot.plot_network(net, path=tmp_path / "net.png")
+    assert_png(tmp_path / "net.png")
+    bias_nodes = [c for c in fig.findobj(Circle) if (c.get_gid() or "").startswith("bias:")]
+    assert sorted(c.get_gid() for c in bias_nodes) == ["bias:0", "bias:1"]  # layers 0, 1
+    for node in bias_nodes:
+        r, g, b, _ = node.get_facecolor()
+        assert b > 0.6 and b > r + 0.3 and b > g + 0.2, f"bias node not blue: {(r, g, b)}"
+    labels = [t.get_text() for t in fig.findobj(Text)]
+    assert labels.count("1 (bias)") == 2
+    # the neurons are white circles, one per neuron: 2 + 2 + 1
+    neurons = [c for c in fig.findobj(Circle) if c.get_gid() is None and c.axes is not None]
+    assert len(neurons) == 5
+    assert all(mcolors.same_color(c.get_facecolor(), "white") for c in neurons)
+
+
+def test_plot_network_edges_carry_sign_by_colour_and_dash_and_magnitude_by_width():
+    import matplotlib.colors as mcolors
+    from matplotlib.lines import Line2D
+
+    net = worked_example_net()
+    fig = psiplot.plot_network(net)
+    ax = fig.axes[0]
+    edges = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == 2]
+    assert len(edges) == 2 * 3 + 1 * 3  # one per weight, bias weights included
+    weights = _texts_by_gid(fig)
+    assert len([g for g in weights if g.startswith("w:")]) == 9
+    by_width = sorted(edges, key=Line2D.get_linewidth)
+    assert by_width[-1].get_linestyle() == "--"  # the largest |w| is -0.7
+    dashed = [ln for ln in edges if ln.get_linestyle() == "--"]
+    assert len(dashed) == 2  # -0.3 and -0.7; the other seven weights are >= 0 (solid)
+    assert {mcolors.to_hex(ln.get_color()) for ln in dashed} == {"#7570b3"}
+    bias_edges = [ln for ln in edges if mcolors.same_color(ln.get_color(), "#1f77b4")]
+    assert len(bias_edges) == 3  # one bias weight per neuron, blue like the bias node
+    for gid, value in weights.items():
+        _, l, i, j = gid.split(":")
+        assert _agree_4(value, net.weights[int(l)][int(i), int(j)]), gid
+
+
+@pytest.mark.parametrize("show", ["forward", "backward"])
+def test_plot_network_prints_the_values_of_psinet_trace(show):
+    import psinet
+
+    net = worked_example_net()
+    X, Y = np.array([[1.0, 2.0]]), np.array([[1.0]])
+    record = psinet.trace(net, X, Y, "mse")
+    fig = psiplot.plot_network(net, X, Y, "mse", show=show)
+    printed = _texts_by_gid(fig)
+    expected = {}
+    if show == "forward":
+        expected.update({f"x:{j}": X[0, j] for j in range(2)})
+        for t in record.layers:
+            for i in range(t.z.shape[1]):
+                expected[f"z:{t.layer}:{i}"] = t.z[0, i]
+                expected[f"a:{t.layer}:{i}"] = t.a[0, i]
+    else:
+        for t in record.layers:
+            for i in range(t.psi.shape[1]):
+                expected[f"psi:{t.layer}:{i}"] = t.psi[0, i]
+            for i, j in np.ndindex(*t.grad_W.shape):
+                expected[f"grad:{t.layer}:{i}:{j}"] = t.grad_W[i, j]
+    assert set(printed) == set(expected)
+    for gid, value in expected.items():
+        assert _agree_4(printed[gid], value), (gid, printed[gid], value)
+    if show == "backward":  # the worked example's numbers, as the derivation prints them
+        assert printed["psi:1:0"] == -0.1273 and printed["psi:0:0"] == -0.01796
+
+
+def test_plot_network_summarises_wide_layers():
+    from matplotlib.text import Text
+
+    net = Network([64, 16, 3], ["tanh", "softmax"], seed=0)
+    fig = psiplot.plot_network(net)
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert "… 57 more" in texts and "… 9 more" in texts  # 64 - 7 drawn, 16 - 7 drawn
+    assert "63" in texts and "5" not in texts[: texts.index("… 9 more")]
+    edges = [ln for ln in fig.axes[0].get_lines() if len(ln.get_xdata()) == 2]
+    assert len(edges) == 7 * 8 + 3 * 8  # drawn neurons (+ bias) only: no hairball
+    assert not any((t.get_gid() or "").startswith("w:") for t in fig.findobj(Text))
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        ((), {"show": "psi"}, ValueError, "show must be one of"),
+        ((), {"show": "forward"}, ValueError, "needs one sample: X, Y and loss, got no X, Y, loss"),
+        (([1.0, 2.0],), {"show": "backward"}, ValueError, "got no Y, loss"),
+        (
+            ([[1.0, 2.0], [0.0, 1.0]], [[1.0], [0.0]], "mse"),
+            {"show": "forward"},
+            ValueError,
+            "X must be one sample",
+        ),
+        (([1.0, 2.0, 3.0], [1.0], "mse"), {"show": "forward"}, ValueError, "X"),
+    ],
+)
+def test_plot_network_rejects_bad_input(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        psiplot.plot_network(worked_example_net(), *args, **kwargs)
+
+
+def test_plot_network_rejects_a_non_network():
+    with pytest.raises(TypeError, match="net must be a psinet Network, got dict"):
+        psiplot.plot_network({"sizes": [2, 1]})
