@@ -7,15 +7,21 @@ there backprop uses its Jacobian-vector product instead (NOTATION.md).
 
 Defining your own activation
 ----------------------------
-Subclass :class:`Activation` and implement three methods, each on arrays of
+Subclass :class:`Activation` and implement two methods, each on arrays of
 shape (N, n):
 
-* ``value(z, out=None)``: ``a = f(z)``, written into ``out`` when given;
+* ``value(z, out=None)``: ``a = f(z)``;
 * ``derivative(z, a)``: ``f'(z)`` elementwise (``a = f(z)`` is passed too, since
   many derivatives are cheapest from the output, e.g. ``σ'(z) = a(1 − a)``);
-* ``backward(grad_a, z, a, out=None)``: ``Ψ = grad_a ⊙ f'(z)``. The default
-  implementation uses ``derivative``; override it only for speed or for a
-  non-elementwise function.
+
+and, optionally, ``backward(grad_a, z, a, out=None)``: ``Ψ = grad_a ⊙ f'(z)``. The
+default uses ``derivative``; override it for speed or for a non-elementwise function.
+
+``out=``: the simplest code ignores it and returns a new array (``return np.sin(z)``);
+psinet uses the array a method *returns*, copying it into its buffer when it is not
+``out``. Writing into ``out`` and returning it (``return np.sin(z, out=out)``) only
+saves that copy. A result that is not a real ndarray of the right shape is refused
+with a TypeError or ValueError naming the class and method.
 
 Set ``name`` (used by :func:`get` and in saved files) and ``init`` ("glorot" or
 "he"; the initialization that suits the function).
@@ -33,6 +39,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from ._contract import checked_array
 
 Array = np.ndarray
 
@@ -55,20 +63,27 @@ class Activation:
     elementwise: bool = True
 
     def value(self, z: Array, out: Array | None = None) -> Array:
-        """``a = f(z)``: ndarray of shape (N, n) from z of shape (N, n)."""
+        """``a = f(z)``: ndarray of shape (N, n) from z of shape (N, n).
+
+        Return a new array, or write into ``out`` (when given) and return ``out``.
+        """
         raise NotImplementedError
 
     def derivative(self, z: Array, a: Array) -> Array:
-        """``f'(z)`` elementwise: ndarray of shape (N, n); ``a`` is ``f(z)``."""
+        """``f'(z)`` elementwise: ndarray of shape (N, n) (or one number); ``a`` is ``f(z)``."""
         raise NotImplementedError
 
     def backward(self, grad_a: Array, z: Array, a: Array, out: Array | None = None) -> Array:
         """``Ψ = ∂E/∂z = grad_a ⊙ f'(z)``: ndarray of shape (N, n).
 
         ``grad_a`` is ``∂E/∂a``, ndarray of shape (N, n); ``z`` and ``a = f(z)`` are
-        the cached forward values. ``out`` may be ``grad_a`` itself (in place).
+        the cached forward values. ``out`` may be ``grad_a`` itself (in place); an
+        override may ignore it and return a new array.
         """
-        return np.multiply(grad_a, self.derivative(z, a), out=out)
+        f_prime = self.derivative(z, a)  # f'(z), checked: a wrong shape must not broadcast
+        if type(f_prime) is not np.ndarray or f_prime.shape != z.shape:
+            f_prime = checked_array(f_prime, z.shape, self, "derivative", scalar_ok=True)
+        return np.multiply(grad_a, f_prime, out=out)
 
     def get_config(self) -> dict[str, Any]:
         """The JSON-able description that :func:`get` rebuilds this activation from."""

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import losses as _losses
 from ._checks import as_batch, as_targets
+from ._contract import adopt, annotate, loss_float
 from .losses import Loss
 from .network import Network
 
@@ -135,12 +136,20 @@ def backward(
     E = output_psi(loss, f[L - 1], z[L - 1], cache.y_hat, Y, out=psi[L - 1], scale=scale)
 
     # 2. The sweep back, reusing Ψ at every layer
-    for l in reversed(range(L)):
-        np.matmul(psi[l].T, X_bar[l], out=grad_W[l])  # ∂E/∂W_l = Ψ_lᵀ X̄_l   (n_{l+1}, n_l+1)
-        if l > 0:
-            # W_l[:, :-1] drops the bias column: no neuron of layer l feeds the constant 1.
-            np.matmul(psi[l], W[l][:, :-1], out=psi[l - 1])  # Ψ_l W_l[:, :-1]      (N, n_l)
-            f[l - 1].backward(psi[l - 1], z[l - 1], a[l - 1], out=psi[l - 1])  # ⊙ f'_{l-1}(z_{l-1})
+    l = L - 1
+    try:
+        for l in reversed(range(L)):
+            np.matmul(psi[l].T, X_bar[l], out=grad_W[l])  # ∂E/∂W_l = Ψ_lᵀ X̄_l (n_{l+1}, n_l+1)
+            if l > 0:
+                # W_l[:, :-1] drops the bias column: no neuron of layer l feeds the constant 1.
+                np.matmul(psi[l], W[l][:, :-1], out=psi[l - 1])  # Ψ_l W_l[:, :-1]    (N, n_l)
+                # ⊙ f'_{l-1}(z_{l-1}), in place
+                p = f[l - 1].backward(psi[l - 1], z[l - 1], a[l - 1], out=psi[l - 1])
+                if p is not psi[l - 1]:  # a custom f that returned a new array
+                    adopt(p, psi[l - 1], f[l - 1], "backward")
+    except Exception as exc:
+        annotate(exc, f"backprop, layer {l - 1}")
+        raise
 
     if l2:
         E += add_l2(W, grad_W, l2, scale)
@@ -157,19 +166,33 @@ def output_psi(
     log-sum-exp), so both stay finite when ŷ rounds to 0 or 1. Otherwise
     ``Ψ_{L-1} = ∂E/∂ŷ ⊙ f'(z)`` (for softmax, its Jacobian-vector product).
     """
-    if loss.fuses_with(f_out):
-        np.subtract(y_hat, Y, out=out)  # ŷ − Y
-        out *= scale / len(Y)  # Ψ_{L-1} = (ŷ − Y) / N  (times scale)
-        return loss.value_from_z(z, Y)
-    E, _ = loss.value_and_gradient(y_hat, Y, out=out, scale=scale)  # ∂E/∂ŷ
-    f_out.backward(out, z, y_hat, out=out)  # ⊙ f'(z)
-    return E
+    try:
+        if loss.fuses_with(f_out):
+            np.subtract(y_hat, Y, out=out)  # ŷ − Y
+            out *= scale / len(Y)  # Ψ_{L-1} = (ŷ − Y) / N  (times scale)
+            return loss_float(loss.value_from_z(z, Y), loss, "value_from_z")
+        E, g = loss.value_and_gradient(y_hat, Y, out=out, scale=scale)  # ∂E/∂ŷ
+        if g is not out:  # a custom loss that returned a new array
+            adopt(g, out, loss, "value_and_gradient")
+        psi = f_out.backward(out, z, y_hat, out=out)  # ⊙ f'(z)
+        if psi is not out:
+            adopt(psi, out, f_out, "backward")
+        return loss_float(E, loss, "value_and_gradient")
+    except Exception as exc:
+        annotate(exc, "backprop, the output layer")
+        raise
 
 
 def loss_value(net: Network, X: Array, Y: Array, loss: Loss, l2: float = 0.0) -> float:
     """E for checked X (N, n_0) and Y (N, n_L), computed as backprop does but buffer-free."""
     y_hat, z = net._propagate(X)
-    E = loss.value_from_z(z, Y) if loss.fuses_with(net.activations[-1]) else loss.value(y_hat, Y)
+    fused = loss.fuses_with(net.activations[-1])
+    try:
+        E = loss.value_from_z(z, Y) if fused else loss.value(y_hat, Y)
+        E = loss_float(E, loss, "value_from_z" if fused else "value")
+    except Exception as exc:
+        annotate(exc, "the loss")
+        raise
     if l2:
         E += l2 / 2 * sum(float(np.vdot(W[:, :-1], W[:, :-1])) for W in net.weights)
     return E

@@ -17,6 +17,13 @@ the weighted sums ``z`` with log-sigmoid / log-sum-exp, so it stays finite even 
 ``ŷ`` rounds to exactly 0 or 1. Unfused, the logarithms are taken of ``ŷ`` clipped to
 the smallest positive float, so E stays finite there too (but is less accurate).
 
+Defining your own loss
+----------------------
+Subclass :class:`Loss`, set ``name`` and implement ``value(y_hat, Y)`` (E, one float)
+and ``gradient(y_hat, Y, out=None)`` (∂E/∂ŷ, shaped like ``y_hat``, the 1/N included).
+As for activations, ``gradient`` may ignore ``out`` and return a new array; psinet
+uses what it returns. Writing into ``out`` and returning it only saves a copy.
+
 >>> import numpy as np
 >>> y_hat, Y = np.array([[0.5, 1.0]]), np.array([[1.0, 1.0]])
 >>> get("mse").value(y_hat, Y)
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._contract import adopt, checked_array, loss_float
 from .activations import Activation
 
 Array = np.ndarray
@@ -51,18 +59,25 @@ class Loss:
         raise NotImplementedError
 
     def gradient(self, y_hat: Array, Y: Array, out: Array | None = None) -> Array:
-        """∂E/∂ŷ: ndarray of shape (N, n_out) (the 1/N of the mean included)."""
+        """∂E/∂ŷ: ndarray of shape (N, n_out) (the 1/N of the mean included).
+
+        Return a new array, or write into ``out`` (when given) and return ``out``.
+        """
         raise NotImplementedError
 
     def value_and_gradient(
         self, y_hat: Array, Y: Array, out: Array | None = None, scale: float = 1.0
     ) -> tuple[float, Array]:
         """E and ``scale·∂E/∂ŷ`` (into ``out``) in one go; the same as calling both."""
-        E = self.value(y_hat, Y)
-        out = self.gradient(y_hat, Y, out=out)
+        E = loss_float(self.value(y_hat, Y), self, "value")
+        grad = self.gradient(y_hat, Y, out=out)
+        if out is not None:
+            grad = adopt(grad, out, self, "gradient")  # a gradient that ignored out=
+        else:
+            grad = np.array(checked_array(grad, y_hat.shape, self, "gradient"), dtype=y_hat.dtype)
         if scale != 1.0:
-            out *= scale
-        return E, out
+            grad *= scale
+        return E, grad
 
     def value_from_z(self, z: Array, Y: Array) -> float:
         """E computed stably from the output layer's weighted sums ``z``, shape (N, n_out).

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import activations as _activations
 from ._checks import as_batch, as_float_array
+from ._contract import adopt, annotate, checked_array
 from .activations import Activation
 
 if TYPE_CHECKING:
@@ -243,11 +244,18 @@ class Network:
         cache.X_bar[0] = X_bar_0
         X_bar, z, a = cache.X_bar, cache.z, cache.a
         last = len(z) - 1
-        for l, (W, f) in enumerate(zip(self.weights, self.activations, strict=True)):
-            np.matmul(X_bar[l], W.T, out=z[l])  # z_l = X̄_l W_lᵀ        (N, n_{l+1})
-            f.value(z[l], out=a[l])  # X_{l+1} = f_l(z_l)                (N, n_{l+1})
-            if l < last:
-                X_bar[l + 1][:, :-1] = a[l]  # X̄_{l+1} = [X_{l+1}, 1]    (N, n_{l+1} + 1)
+        l = 0
+        try:
+            for l, (W, f) in enumerate(zip(self.weights, self.activations, strict=True)):
+                np.matmul(X_bar[l], W.T, out=z[l])  # z_l = X̄_l W_lᵀ       (N, n_{l+1})
+                a_l = f.value(z[l], out=a[l])  # X_{l+1} = f_l(z_l)         (N, n_{l+1})
+                if a_l is not a[l]:  # a custom f that returned a new array
+                    adopt(a_l, a[l], f, "value")
+                if l < last:
+                    X_bar[l + 1][:, :-1] = a[l]  # X̄_{l+1} = [X_{l+1}, 1]   (N, n_{l+1} + 1)
+        except Exception as exc:
+            annotate(exc, f"the forward pass, layer {l}")
+            raise
         self.cache = cache
         return cache.y_hat
 
@@ -273,11 +281,17 @@ class Network:
     def _propagate(self, X: Array) -> tuple[Array, Array]:
         """Buffer-free forward phase: ``(ŷ, z_{L-1})`` for a checked (N, n_0) array."""
         a, z = X, X
-        for W, f in zip(self._weights, self.activations, strict=True):
-            X_bar = np.empty((a.shape[0], a.shape[1] + 1), dtype=self.dtype)
-            X_bar[:, :-1], X_bar[:, -1] = a, 1  # X̄_l = [X_l, 1]
-            z = X_bar @ W.T  # z_l = X̄_l W_lᵀ, the same product as in forward
-            a = f.value(z)
+        try:
+            for W, f in zip(self._weights, self.activations, strict=True):
+                X_bar = np.empty((a.shape[0], a.shape[1] + 1), dtype=self.dtype)
+                X_bar[:, :-1], X_bar[:, -1] = a, 1  # X̄_l = [X_l, 1]
+                z = X_bar @ W.T  # z_l = X̄_l W_lᵀ, the same product as in forward
+                a = f.value(z)
+                if type(a) is not np.ndarray or a.shape != z.shape or a.dtype != self.dtype:
+                    a = np.array(checked_array(a, z.shape, f, "value"), dtype=self.dtype)
+        except Exception as exc:
+            annotate(exc, "the forward pass (buffer-free, as in predict)")
+            raise
         return a, z
 
     # ------------------------------------------------------------------ training

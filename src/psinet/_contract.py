@@ -1,0 +1,119 @@
+"""What psinet does with what an activation's or a loss's method returns.
+
+The methods that take ``out=`` (``Activation.value``, ``Activation.backward``,
+``Loss.gradient``, ``Loss.value_and_gradient``) may write into ``out`` and return it
+(fast: nothing is copied), or ignore ``out`` and return a new array (the simplest
+code, e.g. ``return np.sin(z)``). psinet always uses the array *returned*: when it is
+not psinet's buffer, it is checked (an ndarray of real numbers, of the expected
+shape) and copied into the buffer. A wrong return value is refused with an error
+that names the class and the method; an exception raised inside a part's method
+gets a note saying which part and method psinet was calling.
+"""
+
+from __future__ import annotations
+
+import numbers
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+Array = np.ndarray
+
+_WHAT = {
+    "value": "f(z), shaped like z",
+    "derivative": "f'(z), shaped like z",
+    "backward": "Ψ = grad_a ⊙ f'(z), shaped like grad_a",
+    "gradient": "∂E/∂ŷ, shaped like y_hat",
+    "value_and_gradient": "(E, ∂E/∂ŷ) with ∂E/∂ŷ shaped like y_hat",
+}
+
+
+def _where(part: object, method: str) -> str:
+    return f"{type(part).__name__}.{method}"
+
+
+def checked_array(
+    result: Any, shape: tuple[int, ...], part: object, method: str, *, scalar_ok: bool = False
+) -> Array:
+    """``result`` if it is an ndarray of real numbers of ``shape``; else a clear error.
+
+    ``scalar_ok`` also accepts one real number (a constant derivative broadcasts
+    correctly). Raises TypeError (not an array of real numbers) or ValueError (wrong
+    shape), naming ``type(part).__name__`` and ``method``.
+    """
+    if not isinstance(result, np.ndarray):
+        if scalar_ok and isinstance(result, numbers.Real) and not isinstance(result, bool):
+            return np.asarray(result)
+        hint = (
+            "; return the array you computed (or `out`, after writing into it)"
+            if result is None
+            else ""
+        )
+        raise TypeError(
+            f"{_where(part, method)} must return an ndarray of shape {shape} "
+            f"({_WHAT[method]}), got {type(result).__name__}{hint}"
+        )
+    if result.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{_where(part, method)} must return real numbers, got an array of dtype {result.dtype}"
+        )
+    if result.shape != shape and not (scalar_ok and result.ndim == 0):
+        raise ValueError(
+            f"{_where(part, method)} must return an ndarray of shape {shape} "
+            f"({_WHAT[method]}), got shape {result.shape}"
+        )
+    return result
+
+
+def adopt(result: Any, out: Array, part: object, method: str) -> Array:
+    """``out`` holding what ``part.method(..., out=out)`` returned: nothing to do when it
+    returned ``out`` itself, else the result is checked and copied in.
+
+    ``out``: psinet's buffer, ndarray of shape (N, n); returns ``out``.
+    """
+    if result is out:
+        return out
+    np.copyto(out, checked_array(result, out.shape, part, method), casting="same_kind")
+    return out
+
+
+def loss_float(E: Any, part: object, method: str) -> float:
+    """E as a Python float; TypeError naming the loss when it is not one real number."""
+    if isinstance(E, float):  # float and numpy.float64
+        return E
+    if isinstance(E, (numbers.Real, np.ndarray)) and not isinstance(E, bool):
+        E_array = np.asarray(E)
+        if E_array.ndim == 0 and E_array.dtype.kind in "biuf":
+            return float(E_array)
+    shape = f" of shape {E.shape}" if isinstance(E, np.ndarray) else ""
+    raise TypeError(
+        f"{_where(part, method)} must return E as one float (summed over the outputs, "
+        f"averaged over the N samples), got {type(E).__name__}{shape}"
+    )
+
+
+def annotate(exc: BaseException, doing: str) -> None:
+    """Add a note to ``exc`` naming the activation or loss method it was raised in.
+
+    ``doing`` says what psinet was doing ("the forward pass, layer 2"). The innermost
+    frame of the traceback that belongs to a method of an Activation or Loss object
+    names the part; exceptions from psinet's own code get no note.
+    """
+    from .activations import Activation
+    from .losses import Loss
+
+    where, innermost = None, None
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self")
+        if isinstance(owner, (Activation, Loss)):
+            where = _where(owner, tb.tb_frame.f_code.co_name)
+        innermost, tb = tb.tb_frame, tb.tb_next
+    if where is None or (innermost is not None and innermost.f_globals["__name__"] == __name__):
+        return  # not from a part, or this module's own check (its message names the part)
+    note = f"raised in {where}, called by psinet in {doing}"
+    if hasattr(exc, "add_note"):  # Python >= 3.11 prints the note under the error
+        exc.add_note(note)
+    else:  # Python 3.10: keep it where 3.11 would
+        exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
