@@ -52,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     plot.save_figures(
         args.out,
         {
-            "loss.png": lambda path: plot.plot_history(history, path, title="Iris: loss"),
+            "loss.png": lambda path: plot.plot_history(
+                history,
+                path,
+                title=f"Iris, 4-16-3: {len(history)} epochs "
+                f"({'stopped early' if history.stopped else 'all ran'}), "
+                f"test accuracy {scores['accuracy']:.1%}",
+            ),
         },
     )
     return 0

@@ -121,3 +121,17 @@ def test_vanishing_demo_epochs_and_out_options(vanishing_demo, tmp_path, capsys,
     out = capsys.readouterr().out
     assert "2 epochs" in out and "matplotlib is not installed: skipped" in out
     assert not list(tmp_path.glob("*.png"))
+
+
+@pytest.mark.parametrize(
+    ("full", "estimate", "agrees"),
+    [(13.6, 12.0, True), (2.0, 2.9, True), (13.6, 4.93, False), (1.0, 1.6, False)],
+)
+def test_fd_sampling_check_says_whether_it_agreed(fd_demo, full, estimate, agrees):
+    """Regression: the full run printed "measured 13.6 s, estimated 4.93 s" and no verdict."""
+    text = fd_demo.sampling_verdict(19_204, full, estimate, 100)
+    assert ("agrees within ×1.5" in text) is agrees
+    assert ("DOES NOT AGREE" in text) is not agrees
+    assert f"estimate/measured = {estimate / full:.2f}" in text
+    if not agrees:
+        assert f"uncertain by\n  ×{max(estimate / full, full / estimate):.1f}" in text

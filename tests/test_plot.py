@@ -23,11 +23,11 @@ def assert_png(path):
 
 
 class FakeHistory:
-    """Duck-types psinet.training.History: a dict of lists and the 0-based epochs."""
+    """Duck-types psinet.training.History: a dict of lists and the epochs, counted from 1."""
 
     def __init__(self, history, epoch=None):
         self.history = history
-        self.epoch = list(range(len(history["loss"]))) if epoch is None else epoch
+        self.epoch = list(range(1, len(history["loss"]) + 1)) if epoch is None else epoch
 
 
 def xor_net():
@@ -140,10 +140,12 @@ def test_plot_history_draws_the_loss_values_and_writes_a_png(tmp_path):
     assert isinstance(fig, Figure)
     assert_png(path)
     [ax] = fig.axes
-    assert [line.get_label() for line in ax.lines] == ["loss", "val_loss"]
+    assert [line.get_label() for line in ax.lines] == ["training", "validation"]
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), loss)
     np.testing.assert_array_equal(ax.lines[1].get_ydata(), val_loss)
-    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0, 1, 2, 3])
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3, 4])
+    assert ax.get_xlabel() == "epoch" and ax.get_ylabel().startswith("loss")
+    assert ax.get_title()  # every picture says what it shows
     assert ax.get_yscale() == "log"
     assert os.listdir(path.parent) == ["history.png"]  # no temporary file left
 
@@ -364,7 +366,7 @@ def test_plot_gradient_norms_dict_into_given_axes():
         ({}, {}, ValueError, "at least one entry"),
         ({"a": np.ones((2, 2, 2))}, {}, ValueError, r"norms\['a'\] must have shape"),
         (np.ones((4, 2)), {"x": [1, 2]}, ValueError, r"x must have one value per record"),
-        ([["a", "b"]], {}, TypeError, "must be a numeric array"),
+        ([["a", "b"]], {}, TypeError, "must be a History or a numeric array"),
         (np.ones((4, 2)), {"ax": "axes"}, TypeError, "ax must be a matplotlib Axes"),
     ],
 )
@@ -561,3 +563,126 @@ def test_plot_network_rejects_bad_input(args, kwargs, error, match):
 def test_plot_network_rejects_a_non_network():
     with pytest.raises(TypeError, match="net must be a psinet Network, got dict"):
         psiplot.plot_network({"sizes": [2, 1]})
+
+
+# ---------------------------------------------------------------------- every picture
+def _legends(fig):
+    return [leg for ax in fig.axes if (leg := ax.get_legend()) is not None] + fig.legends
+
+
+def _covered_points(fig):
+    """Data points (of lines and scatters) that a legend's box covers, in pixels."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import PathCollection
+
+    canvas = FigureCanvasAgg(fig)  # lay out and draw as savefig does
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = [leg.get_window_extent(renderer) for leg in _legends(fig)]
+    covered = []
+    for ax in fig.axes:
+        artists = [(a, a.get_xydata()) for a in ax.get_lines()]
+        artists += [(c, c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection)]
+        for artist, xy in artists:
+            xy = np.asarray(xy, dtype=float)
+            xy = xy[np.isfinite(xy).all(axis=1)]
+            if not len(xy):
+                continue
+            pixels = artist.get_transform().transform(xy)
+            for box in boxes:
+                covered += [p for p in pixels if box.contains(*p)]
+    return covered
+
+
+def _a_history(tmp_path=None):
+    import psinet
+
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([0, 1, 1, 0])
+    net = Network([2, 4, 1], ["tanh", "sigmoid"], seed=0)
+    history = net.fit(
+        X,
+        y,
+        loss="binary_crossentropy",
+        optimizer=psinet.optimizers.SGD(1.0),
+        epochs=30,
+        batch_size=4,
+        seed=0,
+        verbose=0,
+        validation_data=(X, y),
+    )
+    return net, X, y, history
+
+
+def test_every_psinet_figure_has_titles_labelled_axes_and_legends_that_cover_no_data():
+    net, X, y, history = _a_history()
+    deep = Network([2, *[6] * 5, 1], "sigmoid", seed=0)
+    figures = {
+        "history": psiplot.plot_history(history),
+        "history dict": psiplot.plot_history(
+            {"loss": [1.0, 0.6, 0.5], "val_loss": [1.1, 0.9, 1.0]}
+        ),
+        "boundary": psiplot.plot_decision_boundary(net, X, y, resolution=30),
+        "norms": psiplot.plot_gradient_norms(history),
+        "norms deep": psiplot.plot_gradient_norms(
+            {"a": np.geomspace(1e-6, 1.0, 6)[None, :] * np.ones((20, 1)), "b": np.ones((20, 6))}
+        ),
+        "network": psiplot.plot_network(deep),
+    }
+    for name, fig in figures.items():
+        axes = [ax for ax in fig.axes if ax.get_visible()]
+        assert any(ax.get_title() for ax in axes) or fig._suptitle, f"{name}: no title"
+        drawn = [ax for ax in axes if ax.axison]  # plot_network has no axes to label
+        for ax in drawn:
+            assert ax.get_xlabel(), f"{name}: an x-axis without a label"
+        if drawn:  # side-by-side panels share the first one's y label
+            assert drawn[0].get_ylabel(), f"{name}: a y-axis without a label"
+        assert _legends(fig), f"{name}: no legend"
+        assert not _covered_points(fig), f"{name}: a legend covers data"
+
+
+def test_epoch_axes_count_from_1():
+    """CONTRACTS item 3: a plain dict's epochs and a History's epochs start at 1."""
+    fig = psiplot.plot_history({"loss": [1.0, 0.5, 0.2]})
+    assert list(fig.axes[0].lines[0].get_xdata()) == [1, 2, 3]
+    fig = psiplot.plot_gradient_norms(np.ones((3, 2)))
+    assert list(fig.axes[0].lines[0].get_xdata()) == [1, 2, 3]
+    _, _, _, history = _a_history()
+    fig = psiplot.plot_gradient_norms(history)
+    np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), history.epoch)
+
+
+def test_plot_gradient_norms_accepts_a_history():
+    """A History's records hold each epoch's grad_norms: one line per layer, x = epochs."""
+    _, _, _, history = _a_history()
+    fig = psiplot.plot_gradient_norms(history)
+    [ax] = fig.axes
+    assert ax.get_xlabel() == "epoch"
+    rows = np.array([record["grad_norms"] for record in history.records])
+    assert len(ax.lines) == rows.shape[1] == 2
+    for l, line in enumerate(ax.lines):
+        np.testing.assert_array_equal(line.get_ydata(), rows[:, l])
+    fig = psiplot.plot_gradient_norms({"run": history, "again": history})
+    assert len(fig.axes) == 2
+
+
+def test_gradient_norm_lines_differ_by_more_than_colour():
+    fig = psiplot.plot_gradient_norms(np.ones((12, 9)))
+    lines = fig.axes[0].lines
+    assert len({(ln.get_linestyle(), ln.get_marker()) for ln in lines}) == 9
+
+
+def test_figures_display_in_a_notebook_without_matplotlib_inline():
+    """IPython's display machinery (what a notebook cell calls) finds a PNG for our figures."""
+    IPython = pytest.importorskip("IPython")
+    from IPython.core.formatters import DisplayFormatter
+
+    assert IPython  # the display path a Jupyter kernel takes, without any %matplotlib
+    formatter = DisplayFormatter()
+    for fig in [
+        psiplot.plot_history({"loss": [1.0, 0.5]}),
+        psiplot.plot_network(worked_example_net()),
+        psiplot.figure(),
+    ]:
+        data, _ = formatter.format(fig)
+        assert data["image/png"][:8] == PNG_SIGNATURE

@@ -95,12 +95,40 @@ def _require_matplotlib() -> None:
         raise ImportError(MISSING_MATPLOTLIB) from exc
 
 
+_FIGURE_CLASS: list[type] = []  # the displayable Figure subclass, made on first use
+
+
+def _new_figure(figsize: tuple[float, float]) -> Figure:
+    """A new constrained-layout Figure that a notebook shows inline.
+
+    A Figure made without pyplot is only shown by Jupyter when an inline backend has
+    registered itself (``%matplotlib inline``, or an earlier pyplot import). This
+    subclass also carries ``_repr_png_``, the hook IPython's display calls, so a cell
+    ending in a psinet plot shows the picture in any case (exactly once: IPython uses
+    one PNG formatter per object).
+    """
+    if not _FIGURE_CLASS:
+        from matplotlib.figure import Figure
+
+        class DisplayedFigure(Figure):
+            """A matplotlib Figure with ``_repr_png_`` for Jupyter."""
+
+            def _repr_png_(self) -> bytes:
+                import io
+
+                buffer = io.BytesIO()
+                self.savefig(buffer, format="png")
+                return buffer.getvalue()
+
+        _FIGURE_CLASS.append(DisplayedFigure)
+    fig: Figure = _FIGURE_CLASS[0](figsize=figsize, layout="constrained")
+    return fig
+
+
 def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     """``ax`` and its (top-level) Figure, or a new Figure with one Axes."""
     if ax is None:
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=figsize, layout="constrained")
+        fig = _new_figure(figsize)
         return fig, fig.add_subplot()
     return _root_figure(_check_axes(ax, "ax")), ax
 
@@ -141,11 +169,9 @@ def _save(fig: Figure, path: str | os.PathLike[str] | None) -> None:
 
 
 def figure(figsize: tuple[float, float] = (6.4, 4.8)) -> Figure:
-    """A new, empty matplotlib Figure (no pyplot) for a plot of your own."""
+    """A new, empty matplotlib Figure (no pyplot) for a plot of your own; shows in Jupyter."""
     _require_matplotlib()
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, layout="constrained")
+    return _new_figure(figsize)
 
 
 def save(fig: Figure, path: str | os.PathLike[str]) -> Figure:
@@ -206,10 +232,11 @@ def plot_history(
     Parameters
     ----------
     history : History or dict of lists
-        A training History (its ``history`` dict and, if present, its 0-based ``epoch``
-        list give the x values) or a plain dict. Key ``"loss"`` is required,
-        ``"val_loss"``, ``"accuracy"`` and ``"val_accuracy"`` are drawn when present,
-        other keys are ignored. Each value: T numbers, ndarray of shape (T,).
+        A training History (its ``history`` dict and, if present, its ``epoch`` list,
+        counted from 1, give the x values) or a plain dict (epochs ``1 … T``). Key
+        ``"loss"`` is required, ``"val_loss"``, ``"accuracy"`` and ``"val_accuracy"``
+        are drawn when present, other keys are ignored. Each value: T numbers,
+        ndarray of shape (T,).
     path : str or os.PathLike, optional
         Where to write the figure (PNG unless the suffix names another format).
     ax : matplotlib Axes, optional
@@ -217,11 +244,14 @@ def plot_history(
         ``ax``, a new Figure with one panel for the loss and, when accuracy keys exist,
         a second panel for the accuracy.
     title : str, optional
+        Say what the run shows (e.g. "XOR: the loss falls, accuracy reaches 100%"): the
+        figure's title over both panels. Each panel has its own title in any case.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Loss lines first, in the order ``loss``, ``val_loss``; the loss y-axis is
+        Loss lines first, in the order ``loss``, ``val_loss`` (labelled "training" and
+        "validation"); legends at the place that covers the fewest points; the loss y-axis is
         logarithmic when every finite loss is positive. NaN or inf (a diverged run)
         shows as a gap.
     """
@@ -230,21 +260,23 @@ def plot_history(
     has_accuracy = any(key in series for key in _ACCURACY_KEYS)
 
     if ax is None and has_accuracy:
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(10.0, 4.0), layout="constrained")
+        fig = _new_figure((10.0, 4.0))
         loss_ax, acc_ax = fig.subplots(1, 2)
     else:
         fig, loss_ax = _figure_and_axes(ax, (6.0, 4.0))
         acc_ax = loss_ax.twinx() if has_accuracy else None
 
     twin = ax is not None and acc_ax is not None
+    names = {"loss": "training", "val_loss": "validation"}
+    names |= {"accuracy": "training", "val_accuracy": "validation"}
+    if twin:
+        names = {key: key.replace("_", " ") for key in names}
     for key in _LOSS_KEYS:
         if key in series:
-            loss_ax.plot(epochs, _for_plot(series[key]), color=_KEY_COLORS[key], label=key)
+            loss_ax.plot(epochs, _for_plot(series[key]), color=_KEY_COLORS[key], label=names[key])
     _log_if_positive(loss_ax, [series[k] for k in _LOSS_KEYS if k in series])
     loss_ax.set_xlabel("epoch")
-    loss_ax.set_ylabel("loss")
+    loss_ax.set_ylabel("loss E (mean over the samples)")
     handles, labels = loss_ax.get_legend_handles_labels()
 
     if acc_ax is not None:
@@ -255,24 +287,26 @@ def plot_history(
                     _for_plot(series[key]),
                     color=_KEY_COLORS[key],
                     linestyle=":" if twin else "-",
-                    label=key,
+                    label=names[key],
                 )
-        acc_ax.set_ylabel("accuracy")
+        acc_ax.set_ylabel("accuracy (fraction classified right)")
         acc_ax.set_xlabel("epoch")
         acc_handles, acc_labels = acc_ax.get_legend_handles_labels()
         if twin:  # one legend for both y-axes
             handles, labels = handles + acc_handles, labels + acc_labels
         else:
-            acc_ax.legend(acc_handles, acc_labels)
-            acc_ax.set_title("accuracy")
-            loss_ax.set_title("loss")
-    loss_ax.legend(handles, labels)
+            acc_ax.legend(acc_handles, acc_labels, loc="best")
+            acc_ax.set_title("accuracy per epoch (higher is better)")
+            loss_ax.set_title("loss per epoch (lower is better)")
+    loss_ax.legend(handles, labels, loc="best")
 
     if title is not None:
         if ax is None and has_accuracy:
             fig.suptitle(title)
         else:
             loss_ax.set_title(title)
+    elif acc_ax is None or twin:
+        loss_ax.set_title("loss per epoch (lower is better)")
     _save(fig, path)
     return fig
 
@@ -305,7 +339,7 @@ def _check_history(history: Any) -> tuple[Array, dict[str, Array]]:
                 f"history['loss']), got {values.size}"
             )
     if epoch is None:
-        return np.arange(n_epochs), series
+        return np.arange(1, n_epochs + 1), series  # counted from 1, like the progress lines
     epochs = _as_series(epoch, "history.epoch")
     if epochs.size != n_epochs:
         raise ValueError(
@@ -388,21 +422,28 @@ def plot_decision_boundary(
     levels = np.arange(n_classes + 1) - 0.5  # class k fills the band (k - ½, k + ½)
     norm = BoundaryNorm(levels, n_classes)
 
-    fig, ax = _figure_and_axes(ax, (5.5, 5.0))
+    fig, ax = _figure_and_axes(ax, (6.4, 5.0))
     ax.contourf(xx, yy, classes, levels=levels, cmap=cmap, norm=norm, alpha=0.35)
     ax.scatter(X[:, 0], X[:, 1], c=labels, cmap=cmap, norm=norm, s=20, edgecolors="k")
     ax.set_xlim(xx[0, 0], xx[0, -1])
     ax.set_ylim(yy[0, 0], yy[-1, 0])
-    ax.set_xlabel("$x_0$")
-    ax.set_ylabel("$x_1$")
+    ax.set_xlabel("input $x_0$ (data units)")
+    ax.set_ylabel("input $x_1$ (data units)")
     if n_classes <= 10:
         handles = [
             Line2D([], [], marker="o", linestyle="", color=colors[k], markeredgecolor="k")
             for k in range(n_classes)
         ]
-        ax.legend(handles, [f"class {k}" for k in range(n_classes)], loc="best")
-    if title is not None:
-        ax.set_title(title)
+        ax.legend(
+            handles,
+            [f"class {k}" for k in range(n_classes)],
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),  # outside the axes: the shading is data too
+            title="dot: true class\nshade: predicted",
+            fontsize="small",
+            title_fontsize="small",
+        )
+    ax.set_title(title if title is not None else "Predicted class (shade) and the data (dots)")
     _save(fig, path)
     return fig
 
@@ -527,7 +568,7 @@ def plot_gradient_norms(
     *,
     ax: Axes | Sequence[Axes] | None = None,
     x: Any = None,
-    xlabel: str = "step",
+    xlabel: str | None = None,
     title: str | None = None,
 ) -> Figure:
     """One line per layer: how the gradient norm ``‖∂E/∂W_l‖_F`` evolves in training.
@@ -537,71 +578,122 @@ def plot_gradient_norms(
 
     Parameters
     ----------
-    norms : ndarray of shape (T, L), or dict {label: ndarray of shape (T, L)}
-        T records of the L layers' norms (rows from :func:`layer_gradient_norms`). A dict
-        compares networks: one panel per entry, titled by its label, sharing the y-axis.
+    norms : History, ndarray of shape (T, L), or dict {label: History or ndarray}
+        A training :class:`~psinet.training.History` (its records' ``"grad_norms"``,
+        one row per epoch, drawn against its epoch numbers), or T records of the L
+        layers' norms (rows from :func:`layer_gradient_norms`). A dict compares
+        networks: one panel per entry, titled by its label, sharing the y-axis.
     path : str or os.PathLike, optional
         Where to write the figure (PNG unless the suffix names another format).
     ax : matplotlib Axes, or a sequence of Axes (one per dict entry), optional
     x : ndarray of shape (T,), optional
-        The x value of each record (default ``0 … T-1``); with a dict, every entry must
-        then have T records.
-    xlabel : str
+        The x value of each record (default: a History's epochs, else ``1 … T``); with
+        a dict, every entry must then have T records.
+    xlabel : str, optional
+        Default ``"epoch"`` for a History, else ``"step"``.
     title : str, optional
-        The axes title; with a dict it prefixes each panel's label.
+        The axes title; with a dict it prefixes each panel's label. Without either, a
+        title says what to look for.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Each axes has L lines, layer 0 first, coloured from dark (layer 0) to light
-        (layer L-1) with the legend "layer 0" … "layer L-1".
+        Each axes has L lines, layer 0 first, told apart by colour (dark for layer 0
+        to light for layer L-1), line style and marker; one legend "layer 0" …
+        "layer L-1", outside the panels, right of the last one.
     """
     _require_matplotlib()
-    from matplotlib.figure import Figure
-
-    entries = _check_norms(norms)
+    entries, epochs = _check_norms(norms)
     x_values = _check_x(x, entries)
+    if xlabel is None:
+        xlabel = "epoch" if epochs else "step"
 
     if ax is None:
-        fig = Figure(figsize=(5.0 * len(entries) + 1.0, 4.0), layout="constrained")
+        fig = _new_figure((4.6 * len(entries) + 1.8, 4.0))
         axes = list(fig.subplots(1, len(entries), sharey=True, squeeze=False)[0])
     else:
         axes = _check_axes_for(ax, len(entries))
         fig = _root_figure(axes[0])
 
     for i, (panel, (label, values)) in enumerate(zip(axes, entries.items(), strict=True)):
-        steps = x_values if x_values is not None else np.arange(values.shape[0])
+        if x_values is not None:
+            steps = x_values
+        elif label in epochs:
+            steps = epochs[label]
+        else:
+            steps = np.arange(1, values.shape[0] + 1)  # counted from 1, like the progress lines
         _draw_layer_lines(panel, steps, values)
         panel.set_xlabel(xlabel)
         if i == 0:  # the panels share the y-axis
             panel.set_ylabel(r"gradient norm $\|\partial E / \partial W_l\|_F$")
         panel_title = " — ".join(t for t in (title, label) if t)
-        if panel_title:
-            panel.set_title(panel_title)
+        panel.set_title(panel_title or _NORMS_TITLE)
+    axes[-1].legend(
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),  # outside the axes: covers no line
+        title="layer l\n(0 = next to\nthe input)",
+        fontsize="small",
+        title_fontsize="small",
+    )
     _save(fig, path)
     return fig
 
 
+_NORMS_TITLE = "Gradient norm per layer: a line far below the others learns slowly"
+_LINE_STYLES = ("-", "--", "-.", ":")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
+
+
 def _draw_layer_lines(ax: Axes, steps: Array, values: Array) -> None:
+    """L lines, each with its own colour, line style and marker (not colour alone)."""
     import matplotlib
 
-    n_layers = values.shape[1]
-    colors = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.85, n_layers))  # (L, 4)
+    T, n_layers = values.shape
+    colors = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, n_layers))  # (L, 4)
+    every = max(1, T // 6)  # about six markers a line, staggered so they do not stack
     for l in range(n_layers):
-        ax.plot(steps, _for_plot(values[:, l]), color=colors[l], label=f"layer {l}")
+        ax.plot(
+            steps,
+            _for_plot(values[:, l]),
+            color=colors[l],
+            linestyle=_LINE_STYLES[l % len(_LINE_STYLES)],
+            marker=_MARKERS[l % len(_MARKERS)],
+            markersize=4,
+            markevery=(l % every, every),
+            label=f"layer {l}",
+        )
     _log_if_positive(ax, [values.ravel()])
-    ax.legend()
 
 
-def _check_norms(norms: Any) -> dict[str, Array]:
-    """``{label: ndarray of shape (T, L)}``; an array alone is the entry ``""``."""
+def _history_norms(history: Any, name: str) -> tuple[Array, Array]:
+    """``(norms (T, L), epochs (T,))`` from a History's records."""
+    rows = [record.get("grad_norms") for record in history.records]
+    if not rows or any(row is None for row in rows):
+        raise ValueError(
+            f"{name} must be a History whose records hold 'grad_norms' (fit records them), "
+            f"got {len(rows)} records without them"
+        )
+    return _as_norm_table(rows, name), _as_series(history.epoch, f"{name}.epoch")
+
+
+def _check_norms(norms: Any) -> tuple[dict[str, Array], dict[str, Array]]:
+    """``({label: ndarray of shape (T, L)}, {label: epochs of the Histories})``.
+
+    An array or History alone is the entry ``""``.
+    """
     if isinstance(norms, Mapping):
         if not norms:
             raise ValueError("norms must hold at least one entry, got an empty dict")
-        entries = {str(k): _as_norm_table(v, f"norms[{k!r}]") for k, v in norms.items()}
+        items = [(str(k), v, f"norms[{k!r}]") for k, v in norms.items()]
     else:
-        entries = {"": _as_norm_table(norms, "norms")}
-    return entries
+        items = [("", norms, "norms")]
+    entries, epochs = {}, {}
+    for label, value, name in items:
+        if hasattr(value, "records") and hasattr(value, "epoch"):  # a History
+            entries[label], epochs[label] = _history_norms(value, name)
+        else:
+            entries[label] = _as_norm_table(value, name)
+    return entries, epochs
 
 
 def _as_norm_table(values: Any, name: str) -> Array:
@@ -609,7 +701,8 @@ def _as_norm_table(values: Any, name: str) -> Array:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(
-            f"{name} must be a numeric array of shape (T, L), got {type(values).__name__}"
+            f"{name} must be a History or a numeric array of shape (T, L), "
+            f"got {type(values).__name__}"
         ) from None
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(
