@@ -22,6 +22,7 @@ forward passes per weight.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
@@ -228,14 +229,20 @@ class LayerTrace:
     grad_W: Array
 
 
-@dataclass
+_SMALL_WIDTH, _SMALL_BATCH = 8, 4  # up to this size a Trace shows its numbers, not only norms
+_COLUMNS = ("X̄_l", "W_l", "z_l = X̄_l W_lᵀ", "f_l", "Ψ_l = ∂E/∂z_l", "∂E/∂W_l = Ψ_lᵀ X̄_l")
+
+
+@dataclass(repr=False)
 class Trace:
     """The record of one forward and backward pass; ``print`` it for a per-layer table.
 
     ``layers[l]`` is a :class:`LayerTrace`; ``E`` the loss; ``y_hat`` the output ``ŷ``,
     ndarray of shape (N, n_L). The table lists each array's shape and Frobenius norm
     ``‖·‖``, in the order of the derivation: forward left to right, then Ψ and the
-    gradient, which backprop computes from the last layer back.
+    gradient, which backprop computes from the last layer back. In Jupyter (and
+    IPython) a small trace, every layer at most 8 wide and at most 4 samples, shows
+    the numbers themselves.
     """
 
     layers: list[LayerTrace]
@@ -243,35 +250,83 @@ class Trace:
     E: float
     y_hat: Array
 
-    def __str__(self) -> str:
-        def cell(a: Array) -> str:
-            return f"{a.shape} {np.linalg.norm(a):.4g}"
+    def _title(self) -> str:
+        N = self.y_hat.shape[0]
+        return f"one forward and backward pass: N = {N}, loss {self.loss}, E = {self.E:.6g}"
 
-        header = ("l", "X̄_l", "W_l", "z_l = X̄_l W_lᵀ", "f_l", "Ψ_l = ∂E/∂z_l", "∂E/∂W_l = Ψ_lᵀ X̄_l")
-        rows = [header]
-        for t in self.layers:
-            rows.append(
-                (
-                    str(t.layer),
-                    cell(t.X_bar),
-                    cell(t.W),
-                    cell(t.z),
-                    t.activation,
-                    cell(t.psi),
-                    cell(t.grad_W),
-                )
-            )
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    def _arrays(self, t: LayerTrace) -> list[Array | str]:
+        return [t.X_bar, t.W, t.z, t.activation, t.psi, t.grad_W]
+
+    @property
+    def is_small(self) -> bool:
+        """Whether every layer is at most 8 wide and the batch at most 4 samples."""
+        widest = max(max(t.W.shape[0], t.W.shape[1] - 1) for t in self.layers)
+        return widest <= _SMALL_WIDTH and self.y_hat.shape[0] <= _SMALL_BATCH
+
+    def __str__(self) -> str:
+        def cell(a: Array | str) -> str:
+            return a if isinstance(a, str) else f"{a.shape} {np.linalg.norm(a):.4g}"
+
+        rows: list[tuple[str, ...]] = [("l", *_COLUMNS)]
+        rows += [(str(t.layer), *map(cell, self._arrays(t))) for t in self.layers]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = [
             "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
         ]
-        N = self.y_hat.shape[0]
         title = (
-            f"one forward and backward pass: N = {N}, loss {self.loss}, E = {self.E:.6g}\n"
+            f"{self._title()}\n"
             "each cell: shape, then Frobenius norm; forward runs l = 0 → L-1, "
             "the Ψ recursion l = L-1 → 0"
         )
         return "\n".join([title, lines[0], "-" * len(lines[0]), *lines[1:]])
+
+    def values(self) -> str:
+        """Every array of the trace, layer by layer, to 4 significant digits."""
+        from ._display import matrix_text
+
+        lines = []
+        for t in self.layers:
+            lines.append(f"layer {t.layer} ({t.activation})")
+            named = {"X̄": t.X_bar, "W": t.W, "z": t.z, "Ψ": t.psi, "∂E/∂W": t.grad_W}
+            for name, a in named.items():
+                lines.append(f"  {name}_{t.layer} = {matrix_text(a)}")
+        lines.append(f"ŷ = {matrix_text(self.y_hat)}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        shapes = [t.W.shape for t in self.layers]
+        return f"Trace(loss={self.loss!r}, E={self.E:.6g}, N={self.y_hat.shape[0]}, W={shapes})"
+
+    def _repr_html_(self) -> str:
+        """The per-layer table for Jupyter; each cell the array itself when small."""
+        from ._display import html_matrix, html_table
+
+        small = self.is_small
+
+        def cell(a: Array | str) -> str:
+            if isinstance(a, str):
+                return html.escape(a)
+            if small:
+                return html_matrix(a)
+            return html.escape(f"{a.shape} ‖·‖ = {np.linalg.norm(a):.4g}")
+
+        rows = [[str(t.layer), *map(cell, self._arrays(t))] for t in self.layers]
+        how = (
+            "each cell: the array (rows are samples; W and ∂E/∂W: rows are neurons, bias last)"
+            if small
+            else "each cell: shape and Frobenius norm"
+        )
+        footer = f"{how}; forward runs l = 0 → L-1, the Ψ recursion l = L-1 → 0"
+        return html_table(
+            ["l", *_COLUMNS], rows, caption=self._title(), footer=footer, raw_cells=True
+        )
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """The table (and, when small, every value) for IPython's plain-text display."""
+        from ._display import pretty
+
+        text = f"{self}\n\n{self.values()}" if self.is_small else str(self)
+        pretty(p, cycle, text, "Trace(...)")
 
 
 def trace(net: Network, X: Any, Y: Any, loss: str | Loss) -> Trace:

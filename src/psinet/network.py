@@ -325,26 +325,47 @@ class Network:
         clone.weights = [W.astype(clone.dtype) for W in self._weights]
         return clone
 
+    def _summary_rows(self) -> tuple[tuple[str, ...], list[tuple[str, ...]], str]:
+        """(header, one row per layer, total line) of :meth:`summary`."""
+        header = ("layer", "n_in -> n_out", "W shape", "activation", "params")
+        rows: list[tuple[str, ...]] = [
+            (
+                str(l),
+                f"{self.sizes[l]} -> {self.sizes[l + 1]}",
+                f"{W.shape}",
+                repr(f),
+                f"{W.size:,}",
+            )
+            for l, (W, f) in enumerate(zip(self._weights, self.activations, strict=True))
+        ]
+        total = f"total parameters: {self.n_params:,} ({np.dtype(self.dtype).name})"
+        return header, rows, total
+
     def summary(self) -> str:
         """A table of layers: widths, weight shapes, activation and parameter counts."""
-        rows = [("layer", "n_in -> n_out", "W shape", "activation", "params")]
-        for l, (W, f) in enumerate(zip(self._weights, self.activations, strict=True)):
-            rows.append(
-                (
-                    str(l),
-                    f"{self.sizes[l]} -> {self.sizes[l + 1]}",
-                    f"{W.shape}",
-                    repr(f),
-                    f"{W.size:,}",
-                )
-            )
+        header, body, total = self._summary_rows()
+        rows: list[tuple[str, ...]] = [header, *body]
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines = [
             "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
         ]
         lines.insert(1, "-" * len(lines[0]))
-        lines.append(f"total parameters: {self.n_params:,} ({np.dtype(self.dtype).name})")
+        lines.append(total)
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """The :meth:`summary` table, for Jupyter."""
+        from ._display import html_table
+
+        header, rows, total = self._summary_rows()
+        sizes = "-".join(map(str, self.sizes))
+        return html_table(header, rows, caption=f"Network {sizes}", footer=total)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """The :meth:`summary` table, for IPython's plain-text display."""
+        from ._display import pretty
+
+        pretty(p, cycle, f"{self!r}\n{self.summary()}", "Network(...)")
 
     def __repr__(self) -> str:
         names = [repr(f) if f.get_config().keys() - {"name"} else f.name for f in self.activations]

@@ -97,6 +97,43 @@ class History:
         last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
         return f"History(epochs={len(self)}, last={last}, stopped={self.stopped!r})"
 
+    def _table(self) -> tuple[list[str], list[list[str]]]:
+        """(header, rows): the first 3 and last 3 epochs (all when <= 8), "…" between."""
+        keys = [k for k in self.history if k != "lr"] + (["lr"] if "lr" in self.history else [])
+        n = len(self)
+        shown = list(range(n)) if n <= 8 else [0, 1, 2, None, n - 3, n - 2, n - 1]
+        rows = []
+        for i in shown:
+            if i is None:
+                rows.append(["…"] * (len(keys) + 1))
+                continue
+            rows.append(
+                [str(self.epoch[i])]
+                + [f"{self.history[k][i]:.4g}" if i < len(self.history[k]) else "" for k in keys]
+            )
+        return ["epoch", *keys], rows
+
+    def _caption(self) -> str:
+        ended = f"stopped: {self.stopped}" if self.stopped else "all epochs ran"
+        return f"History: {len(self)} epochs, {ended}"
+
+    def _repr_html_(self) -> str:
+        """A short table for Jupyter: the first and last epochs' numbers."""
+        from ._display import html_table
+
+        header, rows = self._table()
+        return html_table(header, rows, caption=self._caption())
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """The same short table, for IPython's plain-text display."""
+        from ._display import pretty
+
+        header, rows = self._table()
+        table = [header, *rows]
+        widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+        lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in table]
+        pretty(p, cycle, "\n".join([self._caption(), *lines]), "History(...)")
+
 
 class Callback:
     """Base class of callbacks; plain callables ``f(record)`` work too.
