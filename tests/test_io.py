@@ -470,7 +470,7 @@ def test_big_endian_file_loads(good: Path) -> None:
         (lambda o: o.update(epoch=1.5), "optimizer epoch must be an integer"),
         (lambda o: o.update(hyper=[0.01]), "hyper must be an object"),
         (lambda o: o["hyper"].update(lr=-1.0), "lr must be > 0"),
-        (lambda o: o["hyper"].update(exec="print(1)"), "unexpected keyword"),
+        (lambda o: o["hyper"].update(exec="print(1)"), r"unknown key\(s\) \[.exec.\]"),
         (lambda o: o["hyper"].update(lr={"class": "Evil"}), "config.'class'. must be one of"),
         (lambda o: o.update(state_names={"m": 3}), r"unexpected \['opt_v_0'"),
         (lambda o: o.update(state_names={"m": 2, "v": 3}), "must hold 0 or 3 arrays"),

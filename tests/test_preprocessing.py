@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from psinet.preprocessing import Standardizer, one_hot, standardize, train_test_split
+from psinet.preprocessing import (
+    NotFittedError,
+    Standardizer,
+    one_hot,
+    standardize,
+    train_test_split,
+)
 
 SETTINGS = settings(deadline=None, max_examples=50)
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
@@ -298,9 +304,9 @@ def test_standardizer_does_not_modify_input() -> None:
 
 
 def test_standardizer_errors() -> None:
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         Standardizer().transform([[1.0]])
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         Standardizer().inverse_transform([[1.0]])
     scaler = Standardizer().fit(np.ones((3, 2)))
     with pytest.raises(ValueError, match="must have 2 columns"):

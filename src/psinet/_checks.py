@@ -1,29 +1,166 @@
-"""Input checks at the public boundary: clear errors instead of NumPy's deep ones."""
+"""Input checks at the public boundary: clear errors instead of NumPy's deep ones.
+
+Every public function checks its arguments with these helpers before it changes
+anything, so a refused call raises ``TypeError`` (wrong kind of thing) or
+``ValueError`` (right kind, wrong value) naming the argument, what was expected and
+what was given, and never an ``AttributeError``, ``OverflowError`` or a NumPy warning
+from deep inside. ``bool`` is never taken for a number, although Python makes it one.
+"""
 
 from __future__ import annotations
 
+import math
 import numbers
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .network import Network
 
 Array = np.ndarray
 
 
+def shown(value: object) -> str:
+    """A short repr for messages: huge ints as ``~10**k`` (their repr may be 4300+ digits)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        v = int(value)
+        if abs(v) >= 10**15:
+            return f"{'-' if v < 0 else ''}~10**{math.floor(math.log10(abs(v)))}"
+        return repr(v)
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_network(net: Any, name: str = "net") -> Network:
+    """Return ``net`` if it is a :class:`psinet.Network`, else raise TypeError."""
+    from .network import Network  # here: network.py imports this module
+
+    if not isinstance(net, Network):
+        raise TypeError(f"{name} must be a psinet.Network, got {type(net).__name__}")
+    return net
+
+
+def check_float(
+    value: object,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a finite Python float in the interval from ``low`` to ``high``.
+
+    TypeError for anything that is not a real number (bool included); ValueError for
+    NaN, ±inf, a number too large for a float (``10**400``), or one outside the
+    interval (``low_open`` / ``high_open`` exclude the end points).
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {shown(value)}")
+    try:
+        result = float(value)
+    except OverflowError:  # an int or Fraction beyond ±1.8e308
+        raise ValueError(
+            f"{name} must be finite, got {shown(value)}: too large for a float"
+        ) from None
+    if not math.isfinite(result):
+        raise ValueError(f"{name} must be finite, got {result!r}")
+    below = low is not None and (result <= low if low_open else result < low)
+    above = high is not None and (result >= high if high_open else result > high)
+    if below or above:
+        left = "-inf" if low is None else f"{low:g}"
+        right = "inf" if high is None else f"{high:g}"
+        interval = f"{'(' if low_open or low is None else '['}{left}, {right}"
+        interval += ")" if high_open or high is None else "]"
+        raise ValueError(f"{name} must be in {interval}, got {result!r}")
+    return result
+
+
+def check_bool(value: object, name: str) -> bool:
+    """``value`` as a bool; TypeError for anything else (a string like "no" included)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {shown(value)}")
+    return bool(value)
+
+
+def check_seed(seed: object, name: str = "seed") -> int | None:
+    """``seed`` for ``numpy.random.default_rng``: None or an int >= 0 (a bool is refused)."""
+    if seed is None:
+        return None
+    return check_int(seed, name, minimum=0, expected="None or an int")
+
+
+def check_keys(d: object, name: str, required: Sequence[str]) -> Mapping[str, Any]:
+    """``d`` if it is a mapping holding every key of ``required``; else TypeError/ValueError."""
+    if not isinstance(d, Mapping):
+        raise TypeError(f"{name} must be a dict, got {type(d).__name__}")
+    missing = [key for key in required if key not in d]
+    if missing:
+        raise ValueError(
+            f"{name} is missing the key(s) {missing}; it must have {list(required)}, "
+            f"got {sorted(map(str, d))}"
+        )
+    return d
+
+
+def refuse_masked(value: Any, name: str) -> None:
+    """Raise ValueError for a masked array with masked entries (NumPy would drop the mask)."""
+    if isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value):
+        n_masked = int(np.ma.count_masked(value))
+        entries = "entry" if n_masked == 1 else "entries"
+        raise ValueError(
+            f"{name} is a masked array with {n_masked} masked {entries}, "
+            f"and psinet does not support masks: fill them ({name}.filled(value)) "
+            f"or drop the rows that hold them"
+        )
+
+
+def refuse_overflow(finite: bool, what: str, X: Array, dtype: np.dtype[Any]) -> None:
+    """A clear ValueError, in place of inf, NaN and NumPy's warnings, when a computation
+    on finite inputs ``X`` (ndarray) overflowed ``dtype`` (``finite`` is False)."""
+    if finite:
+        return
+    hint = ", or use a float64 network" if dtype != np.float64 else ""
+    raise ValueError(
+        f"{what} overflow {dtype.name} (max |X| = {_sci(np.abs(X).max(initial=0.0))}): "
+        f"scale the inputs (psinet.Standardizer) or the weights down{hint}"
+    )
+
+
+def _sci(x: Any) -> str:
+    """A float of any width (long double included) in 4 significant digits."""
+    return np.format_float_scientific(x, precision=3, trim="-")
+
+
 def as_float_array(value: Any, name: str, dtype: np.dtype[Any]) -> Array:
-    """``value`` as an ndarray of ``dtype``; TypeError for non-numeric, ValueError for NaN/inf."""
+    """``value`` as an ndarray of ``dtype``; TypeError for non-numeric, ValueError for NaN/inf.
+
+    Values are checked before the cast: a finite number that ``dtype`` cannot hold
+    (1e300 into float32) is a ValueError, not an inf and an "overflow" warning.
+    """
+    refuse_masked(value, name)
     try:
         array = np.asarray(value)
-    except (ValueError, TypeError) as exc:  # ragged lists and the like
+    except (ValueError, TypeError, OverflowError) as exc:  # ragged lists and the like
         raise TypeError(
             f"{name} must be a numeric array, got {type(value).__name__}: {exc}"
         ) from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a numeric (int or float) array, got dtype {array.dtype}")
-    array = array.astype(dtype, copy=False)
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} must contain only finite numbers, got NaN or inf")
-    return array
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} must contain only finite numbers, got NaN or inf")
+        limit = np.finfo(dtype).max
+        if np.finfo(array.dtype).max > limit and array.size:
+            low, high = array.min(), array.max()
+            if low < -limit or high > limit:
+                raise ValueError(
+                    f"{name} must fit in {np.dtype(dtype).name} (|values| <= {limit:.4g}), "
+                    f"got values from {_sci(low)} to {_sci(high)}"
+                )
+    return array.astype(dtype, copy=False)
 
 
 def as_batch(value: Any, name: str, width: int, dtype: np.dtype[Any]) -> tuple[Array, bool]:
@@ -57,10 +194,15 @@ def as_targets(value: Any, n_samples: int, width: int, dtype: np.dtype[Any]) -> 
     return Y
 
 
-def check_int(value: object, name: str, minimum: int) -> int:
-    """Return ``value`` as an int, or raise if it is not an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+def check_int(
+    value: object, name: str, minimum: int, maximum: int | None = None, expected: str = "an int"
+) -> int:
+    """Return ``value`` as an int, or raise if it is not an integer in [minimum, maximum]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {shown(value)}")
+    result = int(value)
+    if result < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {shown(result)}")
+    if maximum is not None and result > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {shown(result)}")
+    return result

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_float
 from ._contract import checked_array
 
 Array = np.ndarray
@@ -166,11 +167,7 @@ class LeakyReLU(Activation):
     init = "he"
 
     def __init__(self, alpha: float = 0.01) -> None:
-        if not isinstance(alpha, (int, float)) or isinstance(alpha, bool):
-            raise TypeError(f"leaky_relu alpha must be a real number, got {alpha!r}")
-        if not 0 <= alpha < 1:
-            raise ValueError(f"leaky_relu alpha must be in [0, 1), got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = check_float(alpha, "leaky_relu alpha", 0.0, 1.0, high_open=True)
 
     def value(self, z: Array, out: Array | None = None) -> Array:
         out = np.multiply(z, self.alpha, out=out)
@@ -193,11 +190,7 @@ class ELU(Activation):
     init = "he"
 
     def __init__(self, alpha: float = 1.0) -> None:
-        if not isinstance(alpha, (int, float)) or isinstance(alpha, bool):
-            raise TypeError(f"elu alpha must be a real number, got {alpha!r}")
-        if not alpha > 0:
-            raise ValueError(f"elu alpha must be > 0, got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = check_float(alpha, "elu alpha", 0.0, low_open=True)
 
     def value(self, z: Array, out: Array | None = None) -> Array:
         out = np.minimum(z, 0, out=out)  # e^z is taken of the negative side only: no overflow

@@ -23,6 +23,7 @@ forward passes per weight.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
@@ -30,7 +31,14 @@ from typing import Any, Literal, overload
 import numpy as np
 
 from . import losses as _losses
-from ._checks import as_batch, as_targets
+from ._checks import (
+    as_batch,
+    as_targets,
+    check_bool,
+    check_float,
+    check_network,
+    refuse_overflow,
+)
 from ._contract import adopt, annotate, loss_float
 from .losses import Loss
 from .network import Network
@@ -99,14 +107,19 @@ def gradients(
     E : float
     psi : list of ndarray (only with ``return_psi=True``)
     """
+    net = check_network(net)
+    return_psi = check_bool(return_psi, "return_psi")
     loss = _losses.get(loss)
     X, _ = as_batch(X, "X", net.n_inputs, net.dtype)
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
     loss.check_targets(Y)
     l2 = _check_l2(l2)
     grads = _gradient_arrays(net, out)
-    net._forward(X)
-    E = backward(net, Y, loss, grads, l2=l2)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+        net._forward(X)
+        E = backward(net, Y, loss, grads, l2=l2)
+    finite = math.isfinite(E) and all(np.isfinite(g).all() for g in grads)
+    refuse_overflow(finite, "the loss or the gradients", X, net.dtype)
     if return_psi:
         assert net.cache is not None
         return grads, E, [psi.copy() for psi in net.cache.psi]
@@ -265,7 +278,7 @@ class Trace:
 
     def __str__(self) -> str:
         def cell(a: Array | str) -> str:
-            return a if isinstance(a, str) else f"{a.shape} {np.linalg.norm(a):.4g}"
+            return a if isinstance(a, str) else f"{a.shape} {_frobenius_norm(a):.4g}"
 
         rows: list[tuple[str, ...]] = [("l", *_COLUMNS)]
         rows += [(str(t.layer), *map(cell, self._arrays(t))) for t in self.layers]
@@ -308,7 +321,7 @@ class Trace:
                 return html.escape(a)
             if small:
                 return html_matrix(a)
-            return html.escape(f"{a.shape} ‖·‖ = {np.linalg.norm(a):.4g}")
+            return html.escape(f"{a.shape} ‖·‖ = {_frobenius_norm(a):.4g}")
 
         rows = [[str(t.layer), *map(cell, self._arrays(t))] for t in self.layers]
         how = (
@@ -343,6 +356,7 @@ def trace(net: Network, X: Any, Y: Any, loss: str | Loss) -> Trace:
     >>> [layer.psi.shape for layer in t.layers], [layer.grad_W.shape for layer in t.layers]
     ([(1, 3), (1, 1)], [(3, 3), (1, 4)])
     """
+    net = check_network(net)
     loss = _losses.get(loss)
     grads, E, psi = gradients(net, X, Y, loss, return_psi=True)
     cache = net.cache
@@ -363,23 +377,50 @@ def trace(net: Network, X: Any, Y: Any, loss: str | Loss) -> Trace:
     return Trace(layers=layers, loss=loss.name, E=E, y_hat=cache.y_hat.copy())
 
 
+def _frobenius_norm(a: Array) -> float:
+    """``‖a‖_F = √(Σ a²)`` in float64, scaled by ``max |a|`` first: a float32 array of
+    entries near 1e20 (squares beyond float32's range) still gives its finite norm."""
+    a = np.abs(np.asarray(a, dtype=np.float64))
+    scale = float(a.max(initial=0.0))
+    if scale == 0.0 or not np.isfinite(scale):
+        return scale  # 0, or inf / NaN shown as they are
+    return scale * float(np.sqrt(np.sum(np.square(a / scale))))
+
+
 def _check_l2(l2: Any) -> float:
-    if isinstance(l2, bool) or not isinstance(l2, (int, float, np.floating, np.integer)):
-        raise TypeError(f"l2 must be a non-negative float, got {type(l2).__name__}")
-    if not (np.isfinite(l2) and l2 >= 0):
-        raise ValueError(f"l2 must be a non-negative float, got {l2!r}")
-    return float(l2)
+    value = check_float(l2, "l2")  # a finite real number, not a bool
+    if value < 0:
+        raise ValueError(f"l2 must be a non-negative float, got {value!r}")
+    return value
 
 
 def _gradient_arrays(net: Network, out: Sequence[Array] | None) -> list[Array]:
+    """``out`` checked: one writeable array per layer, shaped like ``W_l``, sharing no
+    memory with the weights or with each other (the gradients would overwrite them)."""
     if out is None:
         return [np.empty_like(W) for W in net.weights]
+    if isinstance(out, np.ndarray) or not isinstance(out, Sequence):
+        raise TypeError(f"out must be a list of ndarrays or None, got {type(out).__name__}")
     if len(out) != net.n_layers:
         raise ValueError(f"out must hold {net.n_layers} arrays, got {len(out)}")
     for l, (g, W) in enumerate(zip(out, net.weights, strict=True)):
-        if not isinstance(g, np.ndarray) or g.shape != W.shape or g.dtype != W.dtype:
+        if not isinstance(g, np.ndarray):
+            raise TypeError(f"out[{l}] must be an ndarray, got {type(g).__name__}")
+        if g.shape != W.shape or g.dtype != W.dtype:
             raise ValueError(
                 f"out[{l}] must be an ndarray of shape {W.shape} and dtype {W.dtype}, "
-                f"got {getattr(g, 'shape', type(g).__name__)} {getattr(g, 'dtype', '')}"
+                f"got shape {g.shape} and dtype {g.dtype}"
             )
+        if not g.flags.writeable:
+            raise ValueError(f"out[{l}] must be writeable, got a read-only array")
+        for k, W_k in enumerate(net.weights):
+            if np.may_share_memory(g, W_k):
+                raise ValueError(
+                    f"out[{l}] shares memory with net.weights[{k}]: the gradients would "
+                    f"overwrite the weights; pass new arrays (e.g. [np.empty_like(W) for W in "
+                    f"net.weights])"
+                )
+        for k in range(l):
+            if np.may_share_memory(g, out[k]):
+                raise ValueError(f"out[{l}] and out[{k}] share memory: give separate arrays")
     return list(out)

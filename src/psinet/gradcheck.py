@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from . import losses as _losses
-from ._checks import as_batch, as_targets
+from ._checks import as_batch, as_targets, check_float, check_int, check_network
 from .backprop import _check_l2, gradients, loss_value
 from .losses import Loss
 from .network import Network
@@ -81,13 +81,14 @@ def numerical_gradients(
     A float32 network is differentiated on a float64 copy (float32 has too few digits
     for finite differences); its weights are unchanged.
     """
+    net = check_network(net)
     loss = _losses.get(loss)
+    order = check_int(order, "order", minimum=2, maximum=4)
     if order not in (2, 4):
         raise ValueError(f"order must be 2 or 4, got {order!r}")
     if eps is None:
         eps = DEFAULT_EPS if order == 4 else DEFAULT_EPS_ORDER_2
-    if isinstance(eps, bool) or not (isinstance(eps, (int, float)) and 0 < eps < 1):
-        raise ValueError(f"eps must be a float in (0, 1), got {eps!r}")
+    eps = check_float(eps, "eps", 0.0, 1.0, low_open=True, high_open=True)
     l2 = _check_l2(l2)
     work = net if net.dtype == np.float64 else net.copy(dtype=np.float64)
     X, _ = as_batch(X, "X", work.n_inputs, work.dtype)
@@ -176,6 +177,9 @@ def check_gradients(
     network is checked on a float64 copy. Returns a :class:`GradientCheck`; print it
     for a per-layer table. ``net`` is left bit-identical (its cache is refreshed).
     """
+    net = check_network(net)
+    threshold = check_float(threshold, "threshold", 0.0)
+    tiny = check_float(tiny, "tiny", 0.0, low_open=True)
     work = net if net.dtype == np.float64 else net.copy(dtype=np.float64)
     numeric = numerical_gradients(work, X, Y, loss, eps=eps, order=order, l2=l2)
     analytic, _ = gradients(work, X, Y, loss, l2=l2)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import activations as _activations
-from ._checks import as_batch, as_float_array
+from ._checks import as_batch, as_float_array, check_seed, refuse_overflow
 from ._contract import adopt, annotate, checked_array
 from .activations import Activation
 
@@ -98,6 +98,8 @@ class Weights(Sequence[Array]):
         self._arrays = arrays
 
     def __getitem__(self, l: int) -> Array:  # type: ignore[override]
+        if isinstance(l, (bool, np.bool_)):  # a bool would index as 0 or 1
+            raise TypeError(f"weights index must be an int, got bool {l!r}")
         return self._arrays[l]
 
     def __len__(self) -> int:
@@ -107,8 +109,8 @@ class Weights(Sequence[Array]):
         return iter(self._arrays)
 
     def __setitem__(self, l: int, W: Any) -> None:
-        if not isinstance(l, (int, np.integer)):
-            raise TypeError(f"weights index must be an int, got {type(l).__name__}")
+        if isinstance(l, (bool, np.bool_)) or not isinstance(l, (int, np.integer)):
+            raise TypeError(f"weights index must be an int, got {type(l).__name__} {l!r:.40}")
         if not -len(self) <= l < len(self):
             raise IndexError(f"weights index must be in [0, {len(self)}), got {l}")
         self._arrays[l] = self._net._checked_weight(int(l) % len(self), W)
@@ -155,7 +157,7 @@ class Network:
         self.sizes = _check_sizes(sizes)
         self.activations = _check_activations(activations, len(self.sizes) - 1)
         self.dtype = _check_dtype(dtype)
-        self.seed = seed
+        self.seed = check_seed(seed)
         rng = np.random.default_rng(seed)
         self._weights = Weights(self, [self._init_weight(l, rng) for l in range(self.n_layers)])
         self.cache: ForwardCache | None = None
@@ -224,7 +226,9 @@ class Network:
         Returns ``ŷ``, a new ndarray of shape (N, n_L) (or (n_L,) for one sample).
         """
         X, single = as_batch(X, "X", self.n_inputs, self.dtype)
-        y_hat = self._forward(X).copy()
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+            y_hat = self._forward(X).copy()
+        refuse_overflow(bool(np.isfinite(y_hat).all()), "the outputs", X, self.dtype)
         return y_hat[0] if single else y_hat
 
     def _forward(self, X: Array) -> Array:
@@ -275,7 +279,9 @@ class Network:
         Returns a new ndarray of shape (N, n_L) (or (n_L,) for one sample).
         """
         X, single = as_batch(X, "X", self.n_inputs, self.dtype)
-        y_hat = self._propagate(X)[0]
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+            y_hat = self._propagate(X)[0]
+        refuse_overflow(bool(np.isfinite(y_hat).all()), "the outputs", X, self.dtype)
         return y_hat[0] if single else y_hat
 
     def _propagate(self, X: Array) -> tuple[Array, Array]:
@@ -407,10 +413,14 @@ def _check_activations(spec: Any, n_layers: int) -> tuple[Activation, ...]:
 
 
 def _check_dtype(dtype: Any) -> np.dtype[Any]:
+    """float64 or float32, in the machine's byte order (">f8" is taken as float64)."""
     try:
         dt = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"dtype must be numpy.float64 or numpy.float32, got {dtype!r}") from None
-    if dt not in _FLOAT_DTYPES:
-        raise ValueError(f"dtype must be numpy.float64 or numpy.float32, got {dt.name}")
-    return dt
+    native = dt.newbyteorder("=") if dt.kind == "f" and dt.isnative is False else dt
+    if native not in _FLOAT_DTYPES:
+        raise ValueError(
+            f"dtype must be numpy.float64 or numpy.float32, got {dt.name} ({dt.str!r})"
+        )
+    return np.dtype(native.type)  # the canonical native dtype object

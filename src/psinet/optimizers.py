@@ -41,12 +41,13 @@ array([[-0.29, -0.29]])
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from psinet._checks import check_keys
 from psinet.schedules import Schedule, _as_float, _as_int, schedule_from_config
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
@@ -249,6 +250,7 @@ class Optimizer:
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         """Restore hyper-parameters, ``t``, ``epoch`` and state from :meth:`state_dict`."""
+        _check_state_dict(d, type(self).__name__, self._hyper_names)
         if d.get("class") != type(self).__name__:
             raise ValueError(f"d['class'] must be {type(self).__name__!r}, got {d.get('class')!r}")
         hyper = dict(d["hyper"])
@@ -285,6 +287,26 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyper_names)
         return f"{type(self).__name__}({args})"
+
+
+def _check_state_dict(d: object, class_name: str, hyper_names: Sequence[str]) -> None:
+    """The outer structure of a state dict: a dict with the keys and kinds of values
+    :meth:`Optimizer.state_dict` writes (the values themselves are checked by the caller)."""
+    d = check_keys(d, "d", ("class", "hyper", "t", "epoch", "state"))
+    if d["class"] != class_name:
+        raise ValueError(f"d['class'] must be {class_name!r}, got {d['class']!r}")
+    hyper = check_keys(d["hyper"], "d['hyper']", hyper_names)
+    unknown = sorted(set(map(str, hyper)) - set(hyper_names))
+    if unknown:
+        raise ValueError(f"d['hyper'] has unknown key(s) {unknown}; expected {list(hyper_names)}")
+    state = d["state"]
+    if not isinstance(state, Mapping):
+        raise TypeError(f"d['state'] must be a dict of lists of arrays, got {type(state).__name__}")
+    for name, arrays in state.items():
+        if isinstance(arrays, (str, bytes)) or not isinstance(arrays, (Sequence, np.ndarray)):
+            raise TypeError(
+                f"d['state'][{name!r}] must be a list of arrays, got {type(arrays).__name__}"
+            )
 
 
 class SGD(Optimizer):

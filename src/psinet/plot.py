@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ._checks import as_batch
+from ._checks import as_batch, check_float, check_int, check_network, refuse_masked
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -61,6 +61,7 @@ _LOSS_KEYS = ("loss", "val_loss")
 _ACCURACY_KEYS = ("accuracy", "val_accuracy")
 _KEY_COLORS = {"loss": "C0", "val_loss": "C1", "accuracy": "C0", "val_accuracy": "C1"}
 _GRID_CHUNK = 1 << 16  # grid points per predict call: bounds memory at high resolution
+_MAX_RESOLUTION = 4096  # 16.8 million grid points: more than any screen shows
 
 
 class HasHistory(Protocol):
@@ -349,8 +350,11 @@ def _check_history(history: Any) -> tuple[Array, dict[str, Array]]:
 
 
 def _as_series(values: Any, name: str) -> Array:
+    refuse_masked(values, name)
     try:
         array = np.asarray(values, dtype=np.float64)
+    except OverflowError:  # an int beyond float range, e.g. 10**400
+        raise ValueError(f"{name} must hold numbers within float64's range") from None
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a list of numbers, got {values!r:.60}") from None
     if array.ndim != 1:
@@ -403,10 +407,10 @@ def plot_decision_boundary(
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.lines import Line2D
 
-    n_inputs = getattr(net, "n_inputs", None)
-    if n_inputs != 2:
+    net = check_network(net)
+    if net.n_inputs != 2:
         raise ValueError(
-            f"net must have 2 inputs to draw its decision boundary in the plane, got {n_inputs}"
+            f"net must have 2 inputs to draw its decision boundary in the plane, got {net.n_inputs}"
         )
     X, single = as_batch(X, "X", 2, np.dtype(np.float64))
     if single:  # as_batch accepts one sample of shape (2,): not data to plot
@@ -415,6 +419,7 @@ def plot_decision_boundary(
     labels = _check_labels(y, X.shape[0], n_classes)
     resolution = _check_resolution(resolution)
     padding = _check_padding(padding)
+    _check_grid_range(X, padding, net.dtype)
 
     xx, yy, classes = _class_grid(net, X, resolution, padding)  # (R, R) each
     colors = _class_colors(n_classes)
@@ -480,6 +485,7 @@ def _predict_class(net: Network, X: Array) -> Array:
 
 def _check_labels(y: Any, n_samples: int, n_classes: int) -> Array:
     """Labels as an int ndarray of shape (N,), each in ``0 … n_classes-1``."""
+    refuse_masked(y, "y")
     y = np.asarray(y)
     if y.dtype.kind not in "biuf":
         raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
@@ -503,19 +509,30 @@ def _check_labels(y: Any, n_samples: int, n_classes: int) -> Array:
 
 
 def _check_resolution(resolution: Any) -> int:
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
-        raise TypeError(f"resolution must be an int, got {type(resolution).__name__}")
-    if resolution < 2:
-        raise ValueError(f"resolution must be >= 2, got {resolution}")
-    return int(resolution)
+    return check_int(resolution, "resolution", minimum=2, maximum=_MAX_RESOLUTION)
 
 
 def _check_padding(padding: Any) -> float:
-    if isinstance(padding, bool) or not isinstance(padding, (int, float, np.integer, np.floating)):
-        raise TypeError(f"padding must be a number, got {type(padding).__name__}")
-    if not (np.isfinite(padding) and padding >= 0):
+    padding = check_float(padding, "padding")
+    if padding < 0:
         raise ValueError(f"padding must be a finite number >= 0, got {padding}")
-    return float(padding)
+    return padding
+
+
+def _check_grid_range(X: Array, padding: float, dtype: np.dtype[Any]) -> None:
+    """The grid ``[min X − padding, max X + padding]`` (and its width) must be finite and
+    lie within what the network's dtype holds; else a ValueError that says so."""
+    limit = float(np.finfo(dtype).max)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is what we look for
+        lo, hi = X.min(axis=0) - padding, X.max(axis=0) + padding  # (2,) each
+        width = hi - lo
+    if np.all(np.abs(lo) <= limit) and np.all(np.abs(hi) <= limit) and np.isfinite(width).all():
+        return
+    raise ValueError(
+        f"padding={padding:g} around the range of X ({X.min():.4g} to {X.max():.4g}) makes "
+        f"a grid beyond what a {dtype.name} network can take (|x| <= {limit:.4g}, and a "
+        "finite width): use a smaller padding"
+    )
 
 
 def _class_colors(n_classes: int) -> list[Any]:
@@ -697,8 +714,11 @@ def _check_norms(norms: Any) -> tuple[dict[str, Array], dict[str, Array]]:
 
 
 def _as_norm_table(values: Any, name: str) -> Array:
+    refuse_masked(values, name)
     try:
         array = np.asarray(values, dtype=np.float64)
+    except OverflowError:  # an int beyond float range, e.g. 10**400
+        raise ValueError(f"{name} must hold numbers within float64's range") from None
     except (TypeError, ValueError):
         raise TypeError(
             f"{name} must be a History or a numeric array of shape (T, L), "

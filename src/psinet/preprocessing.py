@@ -13,27 +13,40 @@ The usual pipeline::
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ._checks import check_int
+from ._checks import (
+    as_float_array,
+    check_bool,
+    check_float,
+    check_int,
+    check_seed,
+    refuse_masked,
+)
 
-__all__ = ["Standardizer", "one_hot", "standardize", "train_test_split"]
+__all__ = ["NotFittedError", "Standardizer", "one_hot", "standardize", "train_test_split"]
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A :class:`Standardizer` was used before ``fit`` (a ValueError, as in scikit-learn)."""
 
 
 def _as_float_2d(X: npt.ArrayLike, name: str = "X") -> np.ndarray:
-    """Return ``X`` as a 2-D floating array: float dtypes kept, ints and bools -> float64."""
+    """Return ``X`` as a 2-D float32 or float64 array: float32 and float64 kept, float16
+    -> float32, ints, bools and wider floats -> float64 (checked to fit before the cast)."""
+    refuse_masked(X, name)
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
-    if X.dtype.kind != "f":
-        X = X.astype(np.float64)
     if X.ndim != 2:
         raise ValueError(f"{name} must be an ndarray of shape (N, n_features), got shape {X.shape}")
-    if not np.all(np.isfinite(X)):
+    if X.dtype.kind == "f" and not np.all(np.isfinite(X)):
         raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
-    return X
+    small = X.dtype.kind == "f" and X.dtype.itemsize <= 4
+    return as_float_array(X, name, np.dtype(np.float32 if small else np.float64))
 
 
 # ---------------------------------------------------------------------------------------
@@ -72,6 +85,7 @@ def one_hot(
     >>> one_hot([1], n_classes=4, dtype=int)
     array([[0, 1, 0, 0]])
     """
+    refuse_masked(labels, "labels")
     labels = np.asarray(labels)
     if labels.dtype.kind not in "iuf":
         raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
@@ -115,7 +129,7 @@ def _n_test(test_size: float, n: int) -> int:
         if not 1 <= n_test <= n - 1:
             raise ValueError(f"test_size as a count must be in [1, {n - 1}], got {n_test}")
         return n_test
-    fraction = float(test_size)
+    fraction = check_float(test_size, "test_size")
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"test_size as a fraction must be in (0, 1), got {fraction}")
     n_test = int(np.ceil(fraction * n))
@@ -188,6 +202,10 @@ def train_test_split(
     >>> X_train.shape, X_test.shape, y_train.shape, y_test.shape
     ((7, 2), (3, 2), (7,), (3,))
     """
+    refuse_masked(X, "X")
+    refuse_masked(y, "y")
+    stratify = check_bool(stratify, "stratify")
+    seed = check_seed(seed)
     X = np.asarray(X)
     y = np.asarray(y)
     if X.ndim == 0 or y.ndim == 0:
@@ -233,10 +251,14 @@ class Standardizer:
         z = (x − μ) / σ,        and ``inverse_transform``:  x = z·σ + μ.
 
     A constant column has ``σ_j = 0``; its scale is taken to be 1, so it becomes all
-    zeros instead of a division by zero.
+    zeros instead of a division by zero (so does a column whose ``σ_j`` is too small
+    for the dtype: the scale is never 0).
 
-    Float32 inputs stay float32 (so do the learned ``mean_`` and ``scale_``); integer
-    inputs become float64.
+    Float32 inputs stay float32 (so do the learned ``mean_`` and ``scale_``); float16
+    inputs become float32, integer inputs float64. The arithmetic runs in float64 and
+    cannot overflow on the way (the statistics of data near 1e308 are finite); a result
+    too large for the output dtype is a ValueError, never an inf. Using the scaler
+    before ``fit`` raises :class:`NotFittedError`.
 
     Attributes
     ----------
@@ -274,21 +296,27 @@ class Standardizer:
         if X.shape[0] == 0:
             raise ValueError("X must have at least 1 sample to fit, got 0")
         X64 = X.astype(np.float64)  # accumulate in float64 even for float32 data
-        mean = X64.mean(axis=0)  # (n_features,)
-        std = X64.std(axis=0)  # (n_features,)
+        # Each column is scaled by a power of two 2^e_j >= max |x_j| first, so that neither
+        # the sum nor the squares can overflow; a power of two changes no digit, so the
+        # statistics are those of the plain formulas wherever those do not overflow.
+        _, e = np.frexp(np.abs(X64).max(axis=0))  # (n_features,)
+        X_scaled = np.ldexp(X64, -e)  # |x| < 1                           (N, n_features)
+        mean = np.ldexp(X_scaled.mean(axis=0), e)  # (n_features,)
+        std = np.ldexp(X_scaled.std(axis=0), e)  # (n_features,)
         # A constant column's computed std is often a rounding residue like 1e-17, not 0:
         # detect constancy exactly, and use the column's own value as its mean.
         constant = np.all(X == X[0], axis=0)  # (n_features,)
         mean[constant] = X64[0, constant]
-        std[constant | (std == 0)] = 1.0
+        scale = std.astype(X.dtype)
+        scale[constant | (scale == 0)] = 1.0  # also a σ that rounds to 0 in float32
         self.mean_ = mean.astype(X.dtype)
-        self.scale_ = std.astype(X.dtype)
+        self.scale_ = scale
         return self
 
     def _checked(self, X: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return ``(X, mean_, scale_)`` after checking fit state and width."""
         if self.mean_ is None or self.scale_ is None:
-            raise RuntimeError("Standardizer is not fitted yet: call fit(X_train) first")
+            raise NotFittedError("Standardizer is not fitted yet: call fit(X_train) first")
         X = _as_float_2d(X)
         if X.shape[1] != self.mean_.shape[0]:
             raise ValueError(
@@ -309,7 +337,12 @@ class Standardizer:
             A new array, of the same float dtype as ``X`` (float64 for integer ``X``).
         """
         X, mean, scale = self._checked(X)
-        return ((X - mean) / scale).astype(X.dtype, copy=False)
+        X64 = X.astype(np.float64)
+        mean64, scale64 = mean.astype(np.float64), scale.astype(np.float64)
+        with np.errstate(over="ignore"):  # an overflow is reported by _cast_back
+            Z = (X64 / 2 - mean64 / 2) / scale64  # (X − μ)/(2σ): X/2 − μ/2 cannot overflow
+            Z *= 2
+        return _cast_back(Z, X.dtype, "standardized X")
 
     def fit_transform(self, X: npt.ArrayLike) -> np.ndarray:
         """``fit(X)`` then ``transform(X)``.
@@ -337,7 +370,23 @@ class Standardizer:
             Same float dtype as ``Z`` (float64 for integer ``Z``).
         """
         Z, mean, scale = self._checked(Z)
-        return (Z * scale + mean).astype(Z.dtype, copy=False)
+        Z64 = Z.astype(np.float64)
+        mean64, scale64 = mean.astype(np.float64), scale.astype(np.float64)
+        with np.errstate(over="ignore"):  # an overflow is reported by _cast_back
+            X = Z64 * (scale64 / 2) + mean64 / 2  # (Zσ + μ)/2
+            X *= 2
+        return _cast_back(X, Z.dtype, "inverse_transform(Z)")
+
+
+def _cast_back(values: np.ndarray, dtype: np.dtype[Any], what: str) -> np.ndarray:
+    """``values`` (float64) in ``dtype``, or a ValueError when they do not fit in it."""
+    limit = np.finfo(dtype).max
+    if values.size and not (-limit <= values.min() and values.max() <= limit):
+        raise ValueError(
+            f"{what} has values beyond the range of {dtype.name} (|values| <= {limit:.4g}): "
+            "the data lie too far outside the range the scaler was fitted on"
+        )
+    return values.astype(dtype, copy=False)
 
 
 def standardize(X_train: npt.ArrayLike, *others: npt.ArrayLike) -> tuple[np.ndarray, ...]:

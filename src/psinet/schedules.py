@@ -18,10 +18,12 @@ StepDecay(lr=0.1, drop=0.5, every=10)
 
 from __future__ import annotations
 
+import inspect
 import math
-import numbers
 import operator
 from typing import Any
+
+from ._checks import check_float
 
 __all__ = [
     "Constant",
@@ -34,13 +36,9 @@ __all__ = [
 
 
 def _as_float(name: str, value: object) -> float:
-    """``value`` as a finite Python float; TypeError for non-numbers (and bools)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    result = float(value)
-    if not math.isfinite(result):
-        raise ValueError(f"{name} must be finite, got {result!r}")
-    return result
+    """``value`` as a finite Python float; TypeError for non-numbers (and bools),
+    ValueError for NaN, inf and numbers too large for a float (``10**400``)."""
+    return check_float(value, name)
 
 
 def _as_int(name: str, value: object) -> int:
@@ -168,6 +166,16 @@ def schedule_from_config(config: dict[str, Any]) -> Schedule:
         raise TypeError(f"config must be a dict with a 'class' key, got {config!r}")
     kwargs = dict(config)
     name = kwargs.pop("class")
-    if name not in SCHEDULES:
+    if not isinstance(name, str) or name not in SCHEDULES:
         raise ValueError(f"config['class'] must be one of {sorted(SCHEDULES)}, got {name!r}")
-    return SCHEDULES[name](**kwargs)
+    cls = SCHEDULES[name]
+    parameters = inspect.signature(cls.__init__).parameters
+    required = [p for p, v in parameters.items() if p != "self" and v.default is v.empty]
+    unknown = sorted(set(map(str, kwargs)) - set(cls._fields))
+    missing = [p for p in required if p not in kwargs]
+    if unknown or missing:
+        raise ValueError(
+            f"config for {name} must have the keys {list(cls._fields)} (required: {required}), "
+            f"got {sorted(map(str, kwargs))}"
+        )
+    return cls(**kwargs)

@@ -34,7 +34,15 @@ import numpy as np
 
 from . import losses as _losses
 from . import optimizers as _optimizers
-from ._checks import as_batch, as_targets, check_int
+from ._checks import (
+    as_batch,
+    as_targets,
+    check_bool,
+    check_float,
+    check_int,
+    check_network,
+    check_seed,
+)
 from .backprop import _check_l2, backward, loss_value
 from .losses import Loss
 from .network import Network
@@ -168,15 +176,16 @@ class EarlyStopping(Callback):
         restore_best: bool = True,
         mode: str = "auto",
     ) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"patience must be an int >= 0, got {patience!r}")
-        if not (isinstance(min_delta, (int, float)) and min_delta >= 0):
-            raise ValueError(f"min_delta must be a float >= 0, got {min_delta!r}")
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a str, got {type(monitor).__name__} {monitor!r}")
+        patience = check_int(patience, "patience", minimum=0)
+        min_delta = check_float(min_delta, "min_delta", 0.0)
+        restore_best = check_bool(restore_best, "restore_best")
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
         self.monitor = monitor
         self.patience = patience
-        self.min_delta = float(min_delta)
+        self.min_delta = min_delta
         self.restore_best = restore_best
         self.sign = -1.0 if mode == "max" or (mode == "auto" and "accuracy" in monitor) else 1.0
         self.best: float = math.inf
@@ -249,6 +258,7 @@ def evaluate(
     output). Returns ``{"loss": E}`` plus ``"accuracy"`` for the cross-entropy losses.
     The network's cache is not touched.
     """
+    net = check_network(net)
     loss = _losses.get(loss)
     X, _ = as_batch(X, "X", net.n_inputs, net.dtype)
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
@@ -351,10 +361,14 @@ def fit(
     far. A non-finite loss raises :class:`DivergenceError`; the network keeps its
     last finite weights.
     """
+    net = check_network(net)
     loss = _losses.get(loss)
     optimizer = _get_optimizer(optimizer)
     epochs = check_int(epochs, "epochs", minimum=0)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
+    shuffle = check_bool(shuffle, "shuffle")
+    seed = check_seed(seed)
+    verbose = _check_verbose(verbose)
     l2 = _check_l2(l2)
     X, _ = as_batch(X, "X", net.n_inputs, net.dtype)  # converted once, here
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
@@ -552,7 +566,8 @@ def _split_validation(
     validation_data: tuple[Any, Any] | None,
     validation_split: float,
 ) -> tuple[Array, Array, tuple[Array, Array] | None]:
-    if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
+    validation_split = check_float(validation_split, "validation_split")
+    if not 0 <= validation_split < 1:
         raise ValueError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
@@ -574,6 +589,13 @@ def _split_validation(
     return X, Y, None
 
 
+def _check_verbose(verbose: object) -> int:
+    """0 (silent) or 1 (progress); False and True are taken as 0 and 1."""
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    return check_int(verbose, "verbose (0, 1 or a bool)", minimum=0)
+
+
 _OPTIMIZERS: dict[str, Callable[[], Optimizer]] = {
     "sgd": _optimizers.SGD,
     "adagrad": _optimizers.Adagrad,
@@ -590,6 +612,6 @@ def _get_optimizer(optimizer: Optimizer | str | None) -> Optimizer:
         return optimizer
     if isinstance(optimizer, str) and optimizer.lower() in _OPTIMIZERS:
         return _OPTIMIZERS[optimizer.lower()]()
-    raise ValueError(
+    raise (ValueError if isinstance(optimizer, str) else TypeError)(
         f"optimizer must be an Optimizer or one of {sorted(_OPTIMIZERS)}, got {optimizer!r}"
     )
