@@ -28,14 +28,13 @@ from __future__ import annotations
 import gzip
 import io
 import math
-import numbers
 from importlib import resources
 from typing import Literal, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from ._checks import check_int
+from ._checks import check_float, check_int, check_seed, shown
 
 __all__ = ["circles", "load_digits", "load_iris", "moons", "sine", "spirals", "xor"]
 
@@ -52,11 +51,12 @@ NamedData = tuple[FloatArray, IntArray, tuple[str, ...], tuple[str, ...]]
 
 def _check_noise(noise: object) -> float:
     """Return ``noise`` as a float, or raise if it is not a finite number >= 0."""
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real):
-        raise TypeError(f"noise must be a real number, got {type(noise).__name__} {noise!r}")
-    value = float(noise)
+    try:
+        value = check_float(noise, "noise")  # TypeError for a non-number or a bool
+    except ValueError:  # NaN, inf, 10**400
+        value = math.nan
     if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"noise must be a finite number >= 0, got {value}")
+        raise ValueError(f"noise must be a finite number >= 0, got {shown(noise)}")
     return value
 
 
@@ -113,6 +113,7 @@ def xor(
     """
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     noise = _check_noise(noise)
+    seed = check_seed(seed)
     rng = np.random.default_rng(seed)
 
     corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])  # (4, 2)
@@ -152,6 +153,7 @@ def spirals(
     n_classes = check_int(n_classes, "n_classes", minimum=2)
     n_samples = check_int(n_samples, "n_samples", minimum=n_classes)
     noise = _check_noise(noise)
+    seed = check_seed(seed)
     rng = np.random.default_rng(seed)
 
     sizes = _split_evenly(n_samples, n_classes)
@@ -190,6 +192,7 @@ def moons(
     """
     n_samples = check_int(n_samples, "n_samples", minimum=2)
     noise = _check_noise(noise)
+    seed = check_seed(seed)
     rng = np.random.default_rng(seed)
 
     sizes = [n_samples // 2, n_samples - n_samples // 2]
@@ -229,9 +232,8 @@ def circles(
     """
     n_samples = check_int(n_samples, "n_samples", minimum=2)
     noise = _check_noise(noise)
-    if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
-        raise TypeError(f"factor must be a real number, got {type(factor).__name__} {factor!r}")
-    radius_inner = float(factor)
+    seed = check_seed(seed)
+    radius_inner = check_float(factor, "factor")
     if not 0.0 < radius_inner < 1.0:
         raise ValueError(f"factor must be in (0, 1), got {radius_inner}")
     rng = np.random.default_rng(seed)
@@ -276,6 +278,7 @@ def sine(
     """
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     noise = _check_noise(noise)
+    seed = check_seed(seed)
     rng = np.random.default_rng(seed)
 
     x = np.sort(rng.uniform(-np.pi, np.pi, n_samples))  # (N,)
