@@ -25,9 +25,11 @@ from . import (
     schedules,
     training,
 )
+from .activations import register as register_activation
 from .backprop import gradients, trace
 from .gradcheck import check_gradients, numerical_gradients
 from .io import load
+from .losses import register as register_loss
 from .network import ForwardCache, Network
 from .preprocessing import Standardizer, one_hot, standardize, train_test_split
 from .training import EarlyStopping, History, accuracy, evaluate, fit
@@ -57,6 +59,8 @@ __all__ = [
     "one_hot",
     "optimizers",
     "preprocessing",
+    "register_activation",
+    "register_loss",
     "schedules",
     "standardize",
     "trace",

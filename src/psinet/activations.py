@@ -24,7 +24,10 @@ saves that copy. A result that is not a real ndarray of the right shape is refus
 with a TypeError or ValueError naming the class and method.
 
 Set ``name`` (used by :func:`get` and in saved files) and ``init`` ("glorot" or
-"he"; the initialization that suits the function).
+"he"; the initialization that suits the function). To save and load networks that
+use it, register the class (``@psinet.register_activation``, i.e. :func:`register`);
+an activation with parameters returns them from ``get_config()`` so that
+``cls(**params)`` rebuilds it.
 
 >>> import numpy as np
 >>> z = np.array([[-1.0, 0.0, 2.0]])
@@ -36,7 +39,7 @@ array([[0.25]])
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -272,11 +275,62 @@ class Softmax(Activation):
 ACTIVATIONS: dict[str, type[Activation]] = {
     cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, Identity, Softmax)
 }
-"""The activations :func:`get` knows, by name."""
+"""The built-in activations, by name."""
+
+REGISTERED: dict[str, type[Activation]] = {}
+"""The custom activations added with :func:`register`, by name."""
+
+A = TypeVar("A", bound=type[Activation])
+
+
+def register(cls: A) -> A:
+    """Make a custom Activation class known to :func:`get` (and so to saved files) by its ``name``.
+
+    Usable as a class decorator; returns ``cls``. Registering the same class again
+    does nothing; a name that another class has (built-ins included) is a ValueError,
+    so a subclass must set its own ``name``. Exported as ``psinet.register_activation``.
+
+    >>> @register
+    ... class Cube(Activation):
+    ...     name = "doc_cube"
+    ...     def value(self, z, out=None):
+    ...         return np.power(z, 3, out=out)
+    ...     def derivative(self, z, a):
+    ...         return 3 * z * z
+    >>> get("doc_cube")
+    Cube()
+    >>> del REGISTERED["doc_cube"]  # (only to keep this example repeatable)
+    """
+    if not isinstance(cls, type) or not issubclass(cls, Activation) or cls is Activation:
+        raise TypeError(
+            f"register expects a subclass of psinet.activations.Activation, got {cls!r}"
+        )
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(
+            f"{cls.__qualname__} must have a non-empty str class attribute 'name', got {name!r}"
+        )
+    taken = lookup(name)
+    if taken is cls:
+        return cls
+    if taken is not None:
+        raise ValueError(
+            f"activation name {name!r} is taken by {taken.__module__}.{taken.__qualname__}; "
+            f"give {cls.__qualname__} its own class attribute name = '...'"
+        )
+    REGISTERED[name] = cls
+    return cls
+
+
+def lookup(name: str) -> type[Activation] | None:
+    """The class :func:`get` builds for ``name`` (built-in or registered), or None."""
+    return ACTIVATIONS.get(name) or REGISTERED.get(name)
 
 
 def get(activation: str | Activation | dict[str, Any]) -> Activation:
     """Look an activation up by name (or config dict); pass Activation objects through.
+
+    Names are the built-ins of :data:`ACTIVATIONS` and those added with :func:`register`.
 
     >>> get("tanh")
     Tanh()
@@ -295,6 +349,10 @@ def get(activation: str | Activation | dict[str, Any]) -> Activation:
             "activation must be a name, an Activation object or a config dict, "
             f"got {type(activation).__name__}: {activation!r}"
         )
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[name](**config)
+    cls = lookup(name)
+    if cls is None:
+        raise ValueError(
+            f"unknown activation {name!r}; expected one of {sorted([*ACTIVATIONS, *REGISTERED])} "
+            "(a custom Activation class is known once registered with psinet.register_activation)"
+        )
+    return cls(**config)

@@ -32,6 +32,8 @@ uses what it returns. Writing into ``out`` and returning it only saves a copy.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 
 from ._contract import adopt, checked_array, loss_float
@@ -208,11 +210,49 @@ class CategoricalCrossEntropy(Loss):
 LOSSES: dict[str, type[Loss]] = {
     cls.name: cls for cls in (MeanSquaredError, BinaryCrossEntropy, CategoricalCrossEntropy)
 }
-"""The losses :func:`get` knows, by name."""
+"""The built-in losses, by name."""
+
+REGISTERED: dict[str, type[Loss]] = {}
+"""The custom losses added with :func:`register`, by name."""
+
+LossClass = TypeVar("LossClass", bound=type[Loss])
+
+
+def register(cls: LossClass) -> LossClass:
+    """Make a custom Loss class known to :func:`get` by its ``name``.
+
+    Usable as a class decorator; returns ``cls``. Registering the same class again
+    does nothing; a name that another class has (built-ins included) is a ValueError,
+    so a subclass must set its own ``name``. Exported as ``psinet.register_loss``.
+    """
+    if not isinstance(cls, type) or not issubclass(cls, Loss) or cls is Loss:
+        raise TypeError(f"register expects a subclass of psinet.losses.Loss, got {cls!r}")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(
+            f"{cls.__qualname__} must have a non-empty str class attribute 'name', got {name!r}"
+        )
+    taken = lookup(name)
+    if taken is cls:
+        return cls
+    if taken is not None:
+        raise ValueError(
+            f"loss name {name!r} is taken by {taken.__module__}.{taken.__qualname__}; "
+            f"give {cls.__qualname__} its own class attribute name = '...'"
+        )
+    REGISTERED[name] = cls
+    return cls
+
+
+def lookup(name: str) -> type[Loss] | None:
+    """The class :func:`get` builds for ``name`` (built-in or registered), or None."""
+    return LOSSES.get(name) or REGISTERED.get(name)
 
 
 def get(loss: str | Loss) -> Loss:
     """Look a loss up by name; pass Loss objects through.
+
+    Names are the built-ins of :data:`LOSSES` and those added with :func:`register`.
 
     >>> get("binary_crossentropy")
     BinaryCrossEntropy()
@@ -221,6 +261,10 @@ def get(loss: str | Loss) -> Loss:
         return loss
     if not isinstance(loss, str):
         raise TypeError(f"loss must be a name or a Loss object, got {type(loss).__name__}")
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
-    return LOSSES[loss]()
+    cls = lookup(loss)
+    if cls is None:
+        raise ValueError(
+            f"unknown loss {loss!r}; expected one of {sorted([*LOSSES, *REGISTERED])} "
+            "(a custom Loss class is known once registered with psinet.register_loss)"
+        )
+    return cls()
