@@ -99,3 +99,99 @@ def test_a_user_defined_activation_trains_through_backprop():
     rng = np.random.default_rng(0)
     report = check_gradients(net, rng.normal(size=(5, 3)), rng.normal(size=(5, 2)), "mse")
     assert report.passed, str(report)
+
+
+# ------------------------------------------------------------------ registry of custom activations
+
+
+@pytest.fixture
+def registry():
+    """Custom activations registered in a test are forgotten after it."""
+    saved = dict(act.REGISTERED)
+    yield
+    act.REGISTERED.clear()
+    act.REGISTERED.update(saved)
+
+
+class _Sine(act.Activation):
+    name = "reg_sine"
+
+    def value(self, z, out=None):
+        return np.sin(z, out=out)
+
+    def derivative(self, z, a):
+        return np.cos(z)
+
+
+def test_register_makes_a_custom_activation_known_by_name(registry):
+    import psinet
+
+    assert psinet.register_activation is act.register
+    with pytest.raises(
+        ValueError, match=r"unknown activation 'reg_sine'.*psinet\.register_activation"
+    ):
+        act.get("reg_sine")
+    assert act.register(_Sine) is _Sine
+    assert act.register(_Sine) is _Sine  # again: a no-op
+    assert type(act.get("reg_sine")) is _Sine
+    assert type(act.get({"name": "reg_sine"})) is _Sine
+    assert act.lookup("reg_sine") is _Sine and act.lookup("tanh") is act.Tanh
+    assert "reg_sine" not in act.ACTIVATIONS  # the built-ins stay as they are
+    net = Network([2, 2], "reg_sine", seed=0)
+    assert type(net.activations[0]) is _Sine
+
+
+def test_register_as_a_decorator_with_parameters(registry):
+    @act.register
+    class Scaled(act.Activation):
+        name = "reg_scaled"
+
+        def __init__(self, k=2.0):
+            self.k = k
+
+        def value(self, z, out=None):
+            return np.multiply(z, self.k, out=out)
+
+        def derivative(self, z, a):
+            return np.full_like(z, self.k)
+
+    assert act.get({"name": "reg_scaled", "k": 3.0}).k == 3.0
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        act.get({"name": "reg_scaled", "beta": 3.0})
+
+
+def test_register_refuses_taken_names_and_bad_classes(registry):
+    act.register(_Sine)
+
+    class OtherSine(_Sine):  # inherits the name "reg_sine" of its parent
+        pass
+
+    class FakeTanh(act.Tanh):
+        pass
+
+    class Relu2(act.Activation):
+        name = "relu"
+
+    with pytest.raises(ValueError, match=r"'reg_sine' is taken by .*_Sine; give OtherSine its own"):
+        act.register(OtherSine)
+    with pytest.raises(ValueError, match=r"'tanh' is taken by psinet\.activations\.Tanh"):
+        act.register(FakeTanh)
+    with pytest.raises(ValueError, match=r"'relu' is taken by psinet\.activations\.ReLU"):
+        act.register(Relu2)
+
+    class Nameless(act.Activation):
+        name = ""
+
+    with pytest.raises(TypeError, match="non-empty str class attribute 'name'"):
+        act.register(Nameless)
+    for bad in (act.Activation, int, "tanh", _Sine()):
+        with pytest.raises(TypeError, match=r"subclass of psinet\.activations\.Activation"):
+            act.register(bad)
+    assert act.REGISTERED == {"reg_sine": _Sine}  # refusals changed nothing
+
+
+@pytest.mark.parametrize("cls", [act.LeakyReLU, act.ELU])
+@pytest.mark.parametrize("alpha", [float("inf"), float("nan"), 10**400, -(10**400)])
+def test_alpha_must_be_finite(cls, alpha):
+    with pytest.raises(ValueError, match="alpha must be"):
+        cls(alpha)

@@ -92,3 +92,71 @@ def test_unknown_loss_name_lists_the_valid_ones():
         L.get("cross")
     with pytest.raises(TypeError, match="loss must be a name"):
         L.get(None)
+
+
+# ------------------------------------------------------------------ registry of custom losses
+
+
+@pytest.fixture
+def registry():
+    """Custom losses registered in a test are forgotten after it."""
+    saved = dict(L.REGISTERED)
+    yield
+    L.REGISTERED.clear()
+    L.REGISTERED.update(saved)
+
+
+class _MeanAbsolute(L.Loss):
+    """E = 1/N Σ_n Σ_k |ŷ_nk − y_nk|, ∂E/∂ŷ = sign(ŷ − Y)/N."""
+
+    name = "reg_mae"
+
+    def value(self, y_hat, Y):
+        return float(np.abs(y_hat - Y).sum()) / len(Y)
+
+    def gradient(self, y_hat, Y, out=None):
+        out = np.sign(np.subtract(y_hat, Y, out=out), out=out)
+        out /= len(Y)
+        return out
+
+
+def test_register_makes_a_custom_loss_known_by_name(registry):
+    import psinet
+
+    assert psinet.register_loss is L.register
+    with pytest.raises(ValueError, match=r"unknown loss 'reg_mae'.*psinet\.register_loss"):
+        L.get("reg_mae")
+    assert L.register(_MeanAbsolute) is _MeanAbsolute
+    assert L.register(_MeanAbsolute) is _MeanAbsolute  # again: a no-op
+    assert type(L.get("reg_mae")) is _MeanAbsolute
+    assert "reg_mae" not in L.LOSSES
+    net = Network([2, 1], "identity", seed=0)
+    X, Y = np.array([[1.0, 2.0]]), np.array([[10.0]])
+    grads, E = gradients(net, X, Y, "reg_mae")
+    assert E == pytest.approx(_MeanAbsolute().value(net.predict(X), Y))
+    np.testing.assert_allclose(grads[0], [[-1.0, -2.0, -1.0]])  # sign(ŷ − y)·[x, 1]
+
+
+def test_register_refuses_taken_names_and_bad_classes(registry):
+    L.register(_MeanAbsolute)
+
+    class Subclass(_MeanAbsolute):  # inherits the name "reg_mae"
+        pass
+
+    class MyMSE(L.MeanSquaredError):
+        pass
+
+    with pytest.raises(ValueError, match=r"'reg_mae' is taken by .*_MeanAbsolute; give Subclass"):
+        L.register(Subclass)
+    with pytest.raises(ValueError, match=r"'mse' is taken by psinet\.losses\.MeanSquaredError"):
+        L.register(MyMSE)
+
+    class Nameless(L.Loss):
+        name = None
+
+    with pytest.raises(TypeError, match="non-empty str class attribute 'name'"):
+        L.register(Nameless)
+    for bad in (L.Loss, object, "mse"):
+        with pytest.raises(TypeError, match=r"subclass of psinet\.losses\.Loss"):
+            L.register(bad)
+    assert L.REGISTERED == {"reg_mae": _MeanAbsolute}

@@ -316,7 +316,7 @@ def register(cls: A) -> A:
     if taken is not None:
         raise ValueError(
             f"activation name {name!r} is taken by {taken.__module__}.{taken.__qualname__}; "
-            f"give {cls.__qualname__} its own class attribute name = '...'"
+            f"give {cls.__name__} its own class attribute name = '...'"
         )
     REGISTERED[name] = cls
     return cls
