@@ -477,7 +477,7 @@ def test_big_endian_file_loads(good: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        (lambda o: o.pop("t"), r"Adam optimizer is invalid: KeyError: 't'"),
+        (lambda o: o.pop("t"), r"Adam optimizer is invalid: .*'t'"),
         (
             lambda o: o.pop("class"),
             r"must have keys 'class' and 'state_names', missing \['class'\]",
