@@ -553,9 +553,9 @@ def test_trace_of_a_float32_net_prints_finite_norms_for_inputs_near_1e20():
 
 def test_gradients_that_overflow_are_a_clear_error_not_inf():
     net = Network([2, 1], "identity", seed=0, dtype=np.float32)
-    with pytest.raises(ValueError, match=r"the loss or the gradients overflow float32.*float64"):
+    with pytest.raises(ValueError, match=r"the loss or the gradients overflowed float32.*float64"):
         gradients(net, [[1e20, 1e20]], [[0.0]], "mse")
-    with pytest.raises(ValueError, match="overflow float32"):
+    with pytest.raises(ValueError, match="overflowed float32"):
         trace(net, [[1e20, 1e20]], [[0.0]], "mse")
 
 
@@ -563,7 +563,7 @@ def test_outputs_that_overflow_are_a_clear_error_not_inf():
     net = Network([2, 1], "identity", seed=0, dtype=np.float32)
     net.weights[0] = np.array([[3e38, 3e38, 0.0]])
     for call in (net.predict, net.forward):
-        with pytest.raises(ValueError, match="the outputs overflow float32"):
+        with pytest.raises(ValueError, match="the outputs overflowed float32"):
             call([[1.0, 1.0]])
 
 
@@ -596,3 +596,46 @@ def test_plot_series_of_huge_ints_are_value_errors():
         plot.plot_history({"loss": [10**400]})
     with pytest.raises(ValueError, match="norms must hold numbers within"):
         plot.plot_gradient_norms([[10**400]])
+
+
+def test_copy_to_float32_refuses_weights_beyond_its_range():
+    net = Network([2, 1], "identity", seed=0)
+    net.weights[0] = np.array([[1e300, 1.0, 0.0]])
+    with pytest.raises(ValueError, match=r"weights\[0\] must fit in float32"):
+        net.copy(dtype=np.float32)
+    assert net.copy(dtype=np.float64).weights[0][0, 0] == 1e300
+
+
+def test_evaluate_that_overflows_is_a_clear_error_not_an_inf_loss():
+    with pytest.raises(ValueError, match="the loss overflowed float64"):
+        evaluate(Network([2, 1], "identity", seed=0), [[1e300, 1e300]], [[0.0]], "mse")
+    net32 = Network([2, 1], "identity", seed=0, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"the loss overflowed float32.*float64 network"):
+        evaluate(net32, [[1e20, 1e20]], [[0.0]], "mse")
+
+
+def test_accuracy_refuses_masked_arrays():
+    with pytest.raises(ValueError, match="y_hat is a masked array"):
+        psinet.accuracy(np.ma.array([[0.9], [0.1]], mask=[[1], [0]]), [1, 0])
+    with pytest.raises(ValueError, match="Y is a masked array"):
+        psinet.accuracy([[0.9], [0.1]], np.ma.array([1, 0], mask=[1, 0]))
+
+
+def test_python_ints_beyond_int64_are_numbers_and_beyond_float64_a_value_error():
+    net = Network([2, 1], "identity", seed=0)
+    np.testing.assert_array_equal(net.predict([[10**20, 1]]), net.predict([[1e20, 1.0]]))
+    Z = Standardizer().fit_transform([[10**20], [-(10**20)]])
+    np.testing.assert_array_equal(Z, [[1.0], [-1.0]])
+    for call in (net.predict, Standardizer().fit):
+        with pytest.raises(ValueError, match="within float64's range"):
+            call([[10**400, 1]] if call == net.predict else [[10**400], [1]])
+    with pytest.raises(TypeError, match="numeric"):
+        net.predict(np.array([[object(), 1]], dtype=object))
+
+
+@pytest.mark.parametrize("make", [datasets.xor, datasets.spirals, datasets.moons, datasets.circles])
+def test_dataset_noise_is_bounded_so_samples_stay_finite(make):
+    with pytest.raises(ValueError, match=r"noise must be <= 1e\+100"):
+        make(noise=1e308)
+    X, _ = make(noise=1e100, seed=0)
+    assert np.isfinite(X).all()

@@ -124,7 +124,7 @@ def refuse_overflow(finite: bool, what: str, X: Array, dtype: np.dtype[Any]) -> 
         return
     hint = ", or use a float64 network" if dtype != np.float64 else ""
     raise ValueError(
-        f"{what} overflow {dtype.name} (max |X| = {_sci(np.abs(X).max(initial=0.0))}): "
+        f"{what} overflowed {dtype.name} (max |X| = {_sci(np.abs(X).max(initial=0.0))}): "
         f"scale the inputs (psinet.Standardizer) or the weights down{hint}"
     )
 
@@ -132,6 +132,23 @@ def refuse_overflow(finite: bool, what: str, X: Array, dtype: np.dtype[Any]) -> 
 def _sci(x: Any) -> str:
     """A float of any width (long double included) in 4 significant digits."""
     return np.format_float_scientific(x, precision=3, trim="-")
+
+
+def objects_as_floats(array: Array, name: str) -> Array:
+    """An object array of real numbers (NumPy's fallback for ints beyond int64, such as
+    ``[[10**20, 1]]``) as float64; ValueError for a number beyond float64 (``10**400``).
+    Any other array is returned as it is."""
+    if array.dtype != object or not all(
+        isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in array.flat
+    ):
+        return array
+    try:
+        return array.astype(np.float64)
+    except OverflowError:
+        raise ValueError(
+            f"{name} must hold numbers within float64's range (|values| <= 1.798e+308), "
+            "got a larger int"
+        ) from None
 
 
 def as_float_array(value: Any, name: str, dtype: np.dtype[Any]) -> Array:
@@ -147,6 +164,7 @@ def as_float_array(value: Any, name: str, dtype: np.dtype[Any]) -> Array:
         raise TypeError(
             f"{name} must be a numeric array, got {type(value).__name__}: {exc}"
         ) from None
+    array = objects_as_floats(array, name)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a numeric (int or float) array, got dtype {array.dtype}")
     if array.dtype.kind == "f":

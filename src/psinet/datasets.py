@@ -57,7 +57,14 @@ def _check_noise(noise: object) -> float:
         value = math.nan
     if not (math.isfinite(value) and value >= 0.0):
         raise ValueError(f"noise must be a finite number >= 0, got {shown(noise)}")
+    if value > _MAX_NOISE:  # beyond it the samples could overflow float64 (inf, NaN)
+        raise ValueError(
+            f"noise must be <= {_MAX_NOISE:g} (the data have a scale of about 1), got {value:g}"
+        )
     return value
+
+
+_MAX_NOISE = 1e100
 
 
 def _split_evenly(n_samples: int, n_classes: int) -> list[int]:

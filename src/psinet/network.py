@@ -328,7 +328,7 @@ class Network:
         """An independent copy (weights copied, no cache), optionally in another dtype."""
         clone = Network(self.sizes, self.activations, dtype=self.dtype if dtype is None else dtype)
         clone.seed = self.seed
-        clone.weights = [W.astype(clone.dtype) for W in self._weights]
+        clone.weights = list(self._weights)  # checked and cast: a weight beyond float32 is refused
         return clone
 
     def _summary_rows(self) -> tuple[tuple[str, ...], list[tuple[str, ...]], str]:

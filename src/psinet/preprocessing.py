@@ -24,6 +24,7 @@ from ._checks import (
     check_float,
     check_int,
     check_seed,
+    objects_as_floats,
     refuse_masked,
 )
 
@@ -38,7 +39,7 @@ def _as_float_2d(X: npt.ArrayLike, name: str = "X") -> np.ndarray:
     """Return ``X`` as a 2-D float32 or float64 array: float32 and float64 kept, float16
     -> float32, ints, bools and wider floats -> float64 (checked to fit before the cast)."""
     refuse_masked(X, name)
-    X = np.asarray(X)
+    X = objects_as_floats(np.asarray(X), name)
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
     if X.ndim != 2:

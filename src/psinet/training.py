@@ -42,6 +42,8 @@ from ._checks import (
     check_int,
     check_network,
     check_seed,
+    refuse_masked,
+    refuse_overflow,
 )
 from .backprop import _check_l2, backward, loss_value
 from .losses import Loss
@@ -231,6 +233,8 @@ def accuracy(y_hat: Any, Y: Any, *, multilabel: bool = False) -> float:
     >>> accuracy(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([0, 0]))
     0.5
     """
+    refuse_masked(y_hat, "y_hat")
+    refuse_masked(Y, "Y")
     y_hat, Y = np.asarray(y_hat), np.asarray(Y)
     if y_hat.ndim == 1:
         y_hat = y_hat[:, None]
@@ -263,7 +267,11 @@ def evaluate(
     X, _ = as_batch(X, "X", net.n_inputs, net.dtype)
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
     loss.check_targets(Y)
-    return _evaluate(net, X, Y, loss, _check_l2(l2))
+    l2 = _check_l2(l2)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+        result = _evaluate(net, X, Y, loss, l2)
+    refuse_overflow(math.isfinite(result["loss"]), "the loss", X, net.dtype)
+    return result
 
 
 def _evaluate(net: Network, X: Array, Y: Array, loss: Loss, l2: float) -> dict[str, float]:
