@@ -639,3 +639,31 @@ def test_dataset_noise_is_bounded_so_samples_stay_finite(make):
         make(noise=1e308)
     X, _ = make(noise=1e100, seed=0)
     assert np.isfinite(X).all()
+
+
+def test_fit_records_finite_gradient_norms_for_a_float32_net_with_inputs_near_1e20():
+    net = Network([2, 1], "sigmoid", dtype=np.float32)
+    net.weights[0] = np.array([[1.0, 1.0, 0.0]])  # ŷ ≈ 1, Y = 0: Ψ = 1, ∂E/∂W = [1e20, 1e20, 1]
+    history = net.fit(
+        [[1e20, 1e20]], [[0.0]], loss="binary_crossentropy", optimizer=opt.Adam(1e-3), verbose=0
+    )
+    (norm,) = history.records[0]["grad_norms"]
+    assert norm == pytest.approx(math.sqrt(2) * 1e20, rel=1e-6)  # float32 squares: inf
+
+
+def test_plot_network_and_figure_check_their_arguments():
+    pytest.importorskip("matplotlib")
+    from psinet import plot
+
+    with pytest.raises(TypeError, match=r"net must be a psinet\.Network, got list"):
+        plot.plot_network([np.zeros((1, 3))])
+    net = Network([2, 1], "sigmoid", seed=0)
+    with pytest.raises(ValueError, match="within float64's range"):
+        plot.plot_network(net, [1.0, 2.0], [10**400], "mse", show="backward")
+    with pytest.raises(ValueError, match=r"figsize must be finite, got ~10\*\*400"):
+        plot.figure((10**400, 1))
+    with pytest.raises(TypeError, match="figsize must be a real number, got bool"):
+        plot.figure((True, 2))
+    with pytest.raises(ValueError, match=r"figsize must be in \(0, inf\)"):
+        plot.figure((0, 2))
+    assert tuple(plot.figure((3, 2)).get_size_inches()) == (3.0, 2.0)

@@ -561,7 +561,7 @@ def test_plot_network_rejects_bad_input(args, kwargs, error, match):
 
 
 def test_plot_network_rejects_a_non_network():
-    with pytest.raises(TypeError, match="net must be a psinet Network, got dict"):
+    with pytest.raises(TypeError, match=r"net must be a psinet\.Network, got dict"):
         psiplot.plot_network({"sizes": [2, 1]})
 
 

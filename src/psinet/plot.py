@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ._checks import as_batch, check_float, check_int, check_network, refuse_masked
+from ._checks import (
+    as_batch,
+    as_float_array,
+    check_float,
+    check_int,
+    check_network,
+    refuse_masked,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -170,9 +177,17 @@ def _save(fig: Figure, path: str | os.PathLike[str] | None) -> None:
 
 
 def figure(figsize: tuple[float, float] = (6.4, 4.8)) -> Figure:
-    """A new, empty matplotlib Figure (no pyplot) for a plot of your own; shows in Jupyter."""
+    """A new, empty matplotlib Figure (no pyplot) for a plot of your own; shows in Jupyter.
+
+    ``figsize``: (width, height) in inches, each a finite number > 0.
+    """
     _require_matplotlib()
-    return _new_figure(figsize)
+    if isinstance(figsize, (str, bytes)) or not isinstance(figsize, (Sequence, np.ndarray)):
+        raise TypeError(f"figsize must be a pair (width, height), got {type(figsize).__name__}")
+    if len(figsize) != 2:
+        raise ValueError(f"figsize must be a pair (width, height), got {len(figsize)} values")
+    width, height = (check_float(v, "figsize", 0.0, low_open=True) for v in figsize)
+    return _new_figure((width, height))
 
 
 def save(fig: Figure, path: str | os.PathLike[str]) -> Figure:
@@ -852,10 +867,8 @@ def plot_network(
 def _network_trace(net: Network, X: Any, Y: Any, loss: Any, show: str) -> Any:
     """``psinet.trace`` of the one sample, or None for ``show="weights"`` without data."""
     from .backprop import trace
-    from .network import Network
 
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a psinet Network, got {type(net).__name__}")
+    net = check_network(net)
     given = [name for name, v in (("X", X), ("Y", Y), ("loss", loss)) if v is not None]
     if show == "weights" and not given:
         return None
@@ -870,7 +883,8 @@ def _network_trace(net: Network, X: Any, Y: Any, loss: Any, show: str) -> Any:
             f"X must be one sample, of shape ({net.n_inputs},) or (1, {net.n_inputs}), "
             f"got shape {np.shape(X)}"
         )
-    return trace(net, X_checked, np.reshape(np.asarray(Y, dtype=np.float64), (1, -1)), loss)
+    Y_checked = as_float_array(Y, "Y", np.dtype(np.float64))
+    return trace(net, X_checked, np.reshape(Y_checked, (1, -1)), loss)
 
 
 def _drawn_rows(n: int) -> list[int | None]:

@@ -45,7 +45,7 @@ from ._checks import (
     refuse_masked,
     refuse_overflow,
 )
-from .backprop import _check_l2, backward, loss_value
+from .backprop import _check_l2, _frobenius_norm, backward, loss_value
 from .losses import Loss
 from .network import Network
 from .optimizers import Optimizer
@@ -442,7 +442,7 @@ def fit(
                 record["elapsed"] = time.perf_counter() - start
                 eta = optimizer.gradient_scale()  # grads hold η·∂E/∂W when η was folded in
                 unscale = 1.0 if eta is None else 1.0 / eta
-                record["grad_norms"] = [float(np.linalg.norm(g)) * unscale for g in grads]
+                record["grad_norms"] = [_frobenius_norm(g) * unscale for g in grads]
                 history.append(record)
                 progress.epoch_end(record)
                 if _callbacks_say_stop(hooks, record):
