@@ -1,0 +1,538 @@
+"""One learner's run in the playground: the configuration, the data, the network, its training.
+
+Everything here calls psinet's public functions, exactly as a script would:
+
+* the data come from :mod:`psinet.datasets` and :func:`psinet.train_test_split`;
+* **Step** is one mini-batch: :func:`psinet.gradients` then ``optimizer.step``;
+* **Epoch** (from the start of an epoch) is ``net.fit(..., epochs=1)`` with the seed that
+  draws the same batch order the Step button walks through, so n Steps = 1 Epoch;
+* the numbers shown come from :func:`psinet.evaluate`, :func:`psinet.gradients`,
+  ``net.predict`` (the decision boundary) and :func:`psinet.trace` (the table, and the
+  forward and backward values of the one sample the learner clicks).
+
+A :class:`Session` turns these into plain JSON-ready dicts (:meth:`Session.state`); the
+server (:mod:`psinet.playground.server`) only routes requests to it.
+
+>>> s = Session(parse_config({"dataset": "xor", "hidden": [2], "activations": ["tanh"]}))
+>>> s.train_steps(3)["total_steps"]
+3
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+import psinet
+from psinet import datasets, optimizers
+
+Array = np.ndarray
+JSON = dict[str, Any]
+
+# ------------------------------------------------------------------ bounds of a request
+MAX_HIDDEN_LAYERS = 6
+MAX_WIDTH = 16
+MIN_SAMPLES, MAX_SAMPLES = 8, 1000
+MAX_CLASSES = 5
+MAX_STEPS_PER_REQUEST = 1000  # mini-batch steps one "train" request may run
+MAX_EPOCHS_PER_REQUEST = 5  # epochs one "train" request may run (each <= 1000 steps)
+MAX_HISTORY = 600  # points kept for the curves; older ones are thinned, never unbounded
+GRID = 60  # the decision boundary is net.predict on a GRID x GRID lattice
+
+DATASETS = ("xor", "circles", "moons", "spirals")
+HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid", "softplus", "identity")
+OUTPUTS = {"sigmoid": "binary_crossentropy", "softmax": "categorical_crossentropy"}
+OPTIMIZERS: dict[str, Callable[[float], optimizers.Optimizer]] = {
+    "sgd": lambda lr: optimizers.SGD(lr),
+    "momentum": lambda lr: optimizers.SGD(lr, momentum=0.9),
+    "nesterov": lambda lr: optimizers.SGD(lr, momentum=0.9, nesterov=True),
+    "adam": lambda lr: optimizers.Adam(lr),
+    "rmsprop": lambda lr: optimizers.RMSprop(lr),
+    "adagrad": lambda lr: optimizers.Adagrad(lr),
+}
+
+
+class RequestError(ValueError):
+    """A request the playground refuses; the message says what was expected and what came."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """A checked playground configuration (see :func:`parse_config` for the bounds)."""
+
+    dataset: str = "spirals"
+    n_samples: int = 300
+    noise: float = 0.2
+    n_classes: int = 3
+    validation: float = 0.2
+    hidden: tuple[int, ...] = (8, 8)
+    activations: tuple[str, ...] = ("tanh", "tanh")
+    output: str = "softmax"
+    optimizer: str = "adam"
+    learning_rate: float = 0.03
+    batch_size: int = 16
+    l2: float = 0.0
+    seed: int = 0
+
+    @property
+    def loss(self) -> str:
+        """The loss that goes with the output layer (kept consistent, never mixed)."""
+        return OUTPUTS[self.output]
+
+    @property
+    def sizes(self) -> list[int]:
+        """Layer widths n_0, …, n_L: 2 inputs, the hidden layers, then the outputs."""
+        n_out = 1 if self.output == "sigmoid" else self.n_classes
+        return [2, *self.hidden, n_out]
+
+    def to_json(self) -> JSON:
+        """The configuration as a JSON-ready dict (lists for tuples)."""
+        d = asdict(self)
+        d["hidden"], d["activations"] = list(self.hidden), list(self.activations)
+        return d
+
+
+DEFAULT_NOISE = {"xor": 0.15, "circles": 0.08, "moons": 0.15, "spirals": 0.2}
+
+
+def options() -> JSON:
+    """What the page may choose from, with every bound the server enforces."""
+    return {
+        "datasets": list(DATASETS),
+        "default_noise": DEFAULT_NOISE,
+        "hidden_activations": list(HIDDEN_ACTIVATIONS),
+        "outputs": {k: v for k, v in OUTPUTS.items()},
+        "optimizers": list(OPTIMIZERS),
+        "bounds": {
+            "hidden_layers": [0, MAX_HIDDEN_LAYERS],
+            "width": [1, MAX_WIDTH],
+            "n_samples": [MIN_SAMPLES, MAX_SAMPLES],
+            "n_classes": [2, MAX_CLASSES],
+            "noise": [0.0, 1.0],
+            "validation": [0.0, 0.5],
+            "learning_rate": [1e-6, 100.0],
+            "batch_size": [1, MAX_SAMPLES],
+            "l2": [0.0, 1.0],
+            "seed": [0, 2**32 - 1],
+            "steps": [1, MAX_STEPS_PER_REQUEST],
+            "epochs": [1, MAX_EPOCHS_PER_REQUEST],
+        },
+        "defaults": Config().to_json(),
+    }
+
+
+# ------------------------------------------------------------------ checking a request
+def _int(d: JSON, key: str, lo: int, hi: int, default: int) -> int:
+    value = d.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestError(f"{key} must be an integer in [{lo}, {hi}], got {value!r}")
+    if not lo <= value <= hi:
+        raise RequestError(f"{key} must be in [{lo}, {hi}], got {value}")
+    return value
+
+
+def _float(d: JSON, key: str, lo: float, hi: float, default: float) -> float:
+    value = d.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise RequestError(f"{key} must be a number in [{lo:g}, {hi:g}], got {value!r}")
+    value = float(value)
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise RequestError(f"{key} must be in [{lo:g}, {hi:g}], got {value!r}")
+    return value
+
+
+def _choice(d: JSON, key: str, allowed: Any, default: str) -> str:
+    value = d.get(key, default)
+    if value not in allowed:
+        raise RequestError(f"{key} must be one of {sorted(allowed)}, got {value!r}")
+    return str(value)
+
+
+def parse_config(d: Any) -> Config:
+    """A :class:`Config` from the page's JSON, or :class:`RequestError` naming the bad field.
+
+    Missing fields take the defaults of :class:`Config`; unknown fields are refused.
+    """
+    if not isinstance(d, dict):
+        raise RequestError(f"config must be a JSON object, got {type(d).__name__}")
+    unknown = sorted(set(d) - set(Config.__dataclass_fields__))
+    if unknown:
+        raise RequestError(
+            f"unknown config field(s) {unknown}; expected some of "
+            f"{sorted(Config.__dataclass_fields__)}"
+        )
+    defaults = Config()
+    dataset = _choice(d, "dataset", DATASETS, defaults.dataset)
+    hidden, activations = _layers(d, defaults)
+    n_classes = _int(d, "n_classes", 2, MAX_CLASSES, 3 if dataset == "spirals" else 2)
+    if dataset != "spirals" and n_classes != 2:
+        raise RequestError(f"{dataset} has 2 classes; n_classes must be 2, got {n_classes}")
+    output = _choice(d, "output", OUTPUTS, "softmax" if n_classes > 2 else "sigmoid")
+    if output == "sigmoid" and n_classes > 2:
+        raise RequestError(
+            f"a sigmoid output (one neuron, binary cross-entropy) separates 2 classes; "
+            f"this data set has {n_classes}: use output 'softmax'"
+        )
+    return Config(
+        dataset=dataset,
+        n_samples=_int(d, "n_samples", MIN_SAMPLES, MAX_SAMPLES, defaults.n_samples),
+        noise=_float(d, "noise", 0.0, 1.0, DEFAULT_NOISE[dataset]),
+        n_classes=n_classes,
+        validation=_float(d, "validation", 0.0, 0.5, defaults.validation),
+        hidden=hidden,
+        activations=activations,
+        output=output,
+        optimizer=_choice(d, "optimizer", OPTIMIZERS, defaults.optimizer),
+        learning_rate=_float(d, "learning_rate", 1e-6, 100.0, defaults.learning_rate),
+        batch_size=_int(d, "batch_size", 1, MAX_SAMPLES, defaults.batch_size),
+        l2=_float(d, "l2", 0.0, 1.0, defaults.l2),
+        seed=_int(d, "seed", 0, 2**32 - 1, defaults.seed),
+    )
+
+
+def _layers(d: JSON, defaults: Config) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    hidden = d.get("hidden", list(defaults.hidden))
+    if not isinstance(hidden, list) or len(hidden) > MAX_HIDDEN_LAYERS:
+        raise RequestError(
+            f"hidden must be a list of at most {MAX_HIDDEN_LAYERS} layer widths, got {hidden!r}"
+        )
+    widths = tuple(_int({"width": n}, "width", 1, MAX_WIDTH, 0) for n in hidden)
+    names = d.get("activations", [defaults.activations[0]] * len(widths))
+    if not isinstance(names, list) or len(names) != len(widths):
+        raise RequestError(
+            f"activations must list one name per hidden layer ({len(widths)}), got {names!r}"
+        )
+    checked = tuple(_choice({"activation": f}, "activation", HIDDEN_ACTIVATIONS, "") for f in names)
+    return widths, checked
+
+
+# ------------------------------------------------------------------ the run
+@dataclass
+class Data:
+    """The generated points: ``X`` (N, 2), labels ``y`` (N,), targets ``Y`` (N, n_L).
+
+    The first ``n_train`` rows are the training part, the rest the validation part.
+    """
+
+    X: Array
+    y: Array
+    Y: Array
+    n_train: int
+
+    @property
+    def train(self) -> tuple[Array, Array]:
+        """``(X_train, Y_train)``."""
+        return self.X[: self.n_train], self.Y[: self.n_train]
+
+    @property
+    def val(self) -> tuple[Array, Array] | None:
+        """``(X_val, Y_val)``, or None without a validation part."""
+        if self.n_train == len(self.X):
+            return None
+        return self.X[self.n_train :], self.Y[self.n_train :]
+
+
+def make_data(config: Config) -> Data:
+    """The data set of ``config``, split into training and validation parts (seeded)."""
+    if config.dataset == "spirals":
+        X, y = datasets.spirals(config.n_samples, config.n_classes, config.noise, config.seed)
+    else:
+        generate = getattr(datasets, config.dataset)
+        X, y = generate(n_samples=config.n_samples, noise=config.noise, seed=config.seed)
+    if config.validation > 0:
+        X_tr, X_val, y_tr, y_val = psinet.train_test_split(
+            X, y, test_size=config.validation, seed=config.seed, stratify=True
+        )
+        X, y = np.concatenate([X_tr, X_val]), np.concatenate([y_tr, y_val])
+        n_train = len(X_tr)
+    else:
+        n_train = len(X)
+    if config.output == "sigmoid":
+        Y = y[:, None].astype(np.float64)  # one output: the probability of class 1
+    else:
+        Y = psinet.one_hot(y, config.n_classes)
+    return Data(X=X, y=y, Y=Y, n_train=n_train)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed whose first permutation orders the batches of 0-based ``epoch``."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+@dataclass
+class Point:
+    """One point of the curves: after ``epochs`` (fractional) of training."""
+
+    epochs: float
+    loss: float
+    accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    grad_norms: list[float]
+
+
+@dataclass
+class Session:
+    """A learner's run: the network, its optimizer, the data and where training stands."""
+
+    config: Config
+    id: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.reset(self.config)
+
+    def reset(self, config: Config) -> None:
+        """Start over with ``config``: the same seed gives the same data and weights."""
+        c = self.config = config
+        self.data = make_data(c)
+        self.net = psinet.Network(c.sizes, [*c.activations, c.output], seed=c.seed)
+        self.optimizer = OPTIMIZERS[c.optimizer](c.learning_rate)
+        self.epoch = 0  # completed epochs
+        self.step = 0  # steps done in the current epoch
+        self.total_steps = 0
+        self.selected: int | None = None
+        self.diverged: str | None = None
+        self.history: list[Point] = []
+        self.history.append(self._point())
+
+    # -------------------------------------------------------------- batches
+    @property
+    def steps_per_epoch(self) -> int:
+        """ceil(N_train / B): the last, smaller batch is used, as in ``fit``."""
+        return -(-self.data.n_train // self.config.batch_size)
+
+    def _order(self) -> Array:
+        """This epoch's permutation of the training rows: what ``fit`` draws with this seed."""
+        return np.random.default_rng(epoch_seed(self.config.seed, self.epoch)).permutation(
+            self.data.n_train
+        )
+
+    def next_batch(self) -> Array:
+        """Row indices of the mini-batch the next Step trains on."""
+        B = self.config.batch_size
+        return self._order()[self.step * B :][:B]
+
+    # -------------------------------------------------------------- training
+    def train_steps(self, steps: int) -> JSON:
+        """Run ``steps`` mini-batch steps (crossing epochs as needed); returns :meth:`state`."""
+        start = time.perf_counter()
+        with np.errstate(all="ignore"):  # divergence is reported, never warned about
+            for _ in range(steps):
+                if self.diverged or not self._one_step():
+                    break
+        return self._after_training(start)
+
+    def train_epochs(self, epochs: int) -> JSON:
+        """Finish the current epoch, then run whole epochs with ``fit``; returns :meth:`state`."""
+        start = time.perf_counter()
+        with np.errstate(all="ignore"):
+            for _ in range(epochs):
+                if self.diverged:
+                    break
+                if self.step:  # mid-epoch after Step presses: finish this epoch
+                    while self.step and not self.diverged and self._one_step():
+                        pass
+                else:
+                    self._fit_one_epoch()
+        return self._after_training(start)
+
+    def _one_step(self) -> bool:
+        """One Step: ∂E/∂W on the next batch, then ``optimizer.step``; False if it diverged."""
+        X_train, Y_train = self.data.train
+        batch = self.next_batch()
+        c = self.config
+        grads, E = psinet.gradients(self.net, X_train[batch], Y_train[batch], c.loss, l2=c.l2)
+        if not (math.isfinite(E) and all(np.isfinite(g).all() for g in grads)):
+            return self._diverge(f"the loss became {E}" if not math.isfinite(E) else "Ψ overflowed")
+        before = [W.copy() for W in self.net.weights]
+        self.optimizer.step(self.net.weights, grads)
+        if not all(np.isfinite(W).all() for W in self.net.weights):
+            self.net.weights = before  # a refused step changes nothing
+            return self._diverge("the update overflowed the weights")
+        self._advance(1)
+        return True
+
+    def _fit_one_epoch(self) -> None:
+        """One whole epoch with ``net.fit``: the batches Step would have walked through."""
+        c = self.config
+        X_train, Y_train = self.data.train
+        before = [W.copy() for W in self.net.weights]
+        try:
+            self.net.fit(
+                X_train,
+                Y_train,
+                loss=c.loss,
+                optimizer=self.optimizer,
+                epochs=1,
+                batch_size=c.batch_size,
+                seed=epoch_seed(c.seed, self.epoch),
+                l2=c.l2,
+                verbose=0,
+            )
+        except FloatingPointError as exc:  # psinet's DivergenceError
+            self.net.weights = before
+            self._diverge(str(exc).split(". ")[0].split(": ", 1)[-1])
+            return
+        self._advance(self.steps_per_epoch)
+
+    def _advance(self, steps: int) -> None:
+        self.total_steps += steps
+        self.step += steps
+        if self.step >= self.steps_per_epoch:
+            self.epoch, self.step = self.epoch + 1, 0
+
+    def _diverge(self, why: str) -> bool:
+        self.diverged = (
+            f"Training diverged in epoch {self.epoch + 1}, step {self.step + 1}: {why}. "
+            f"The network keeps its last finite weights. Press Reset, or choose a smaller "
+            f"learning rate (now {self.config.learning_rate:g})."
+        )
+        return False
+
+    def _after_training(self, start: float) -> JSON:
+        self.history.append(self._point())
+        if len(self.history) > MAX_HISTORY:  # thin the older half, keep the newest point
+            self.history = self.history[::-1][::2][::-1]
+        state = self.state()
+        state["elapsed_ms"] = 1000 * (time.perf_counter() - start)
+        return state
+
+    def _point(self) -> Point:
+        c = self.config
+        X_train, Y_train = self.data.train
+        with np.errstate(all="ignore"):
+            train = psinet.evaluate(self.net, X_train, Y_train, c.loss, l2=c.l2)
+            val = self.data.val
+            scores = psinet.evaluate(self.net, *val, c.loss, l2=c.l2) if val else None
+            grads, _ = psinet.gradients(self.net, X_train, Y_train, c.loss, l2=c.l2)
+            norms = [float(np.linalg.norm(g)) for g in grads]
+        return Point(
+            epochs=self.total_steps / self.steps_per_epoch,
+            loss=train["loss"],
+            accuracy=train["accuracy"],
+            val_loss=scores["loss"] if scores else None,
+            val_accuracy=scores["accuracy"] if scores else None,
+            grad_norms=norms,
+        )
+
+    # -------------------------------------------------------------- what the page shows
+    def select(self, index: int) -> JSON:
+        """Follow sample ``index`` (0 ≤ index < N) through the network; returns :meth:`state`."""
+        if not 0 <= index < len(self.data.X):
+            raise RequestError(f"index must be in [0, {len(self.data.X) - 1}], got {index}")
+        self.selected = index
+        return self.state()
+
+    def state(self, *, with_data: bool = False) -> JSON:
+        """Everything the page draws, as JSON-ready values (full precision)."""
+        with np.errstate(all="ignore"):  # a diverged run's huge numbers are shown, not warned
+            return self._state(with_data)
+
+    def _state(self, with_data: bool) -> JSON:
+        last = self.history[-1]
+        state: JSON = {
+            "session": self.id,
+            "config": self.config.to_json(),
+            "sizes": self.config.sizes,
+            "loss_name": self.config.loss,
+            "epoch": self.epoch,
+            "step": self.step,
+            "steps_per_epoch": self.steps_per_epoch,
+            "total_steps": self.total_steps,
+            "train": {"loss": last.loss, "accuracy": last.accuracy},
+            "val": None
+            if last.val_loss is None
+            else {"loss": last.val_loss, "accuracy": last.val_accuracy},
+            "history": {
+                key: [getattr(p, key) for p in self.history] for key in Point.__dataclass_fields__
+            },
+            "weights": [W.tolist() for W in self.net.weights],
+            "grid": self._grid(),
+            "trace": self._batch_trace(),
+            "sample": self._sample(),
+            "diverged": self.diverged,
+        }
+        if with_data:
+            state["data"] = {
+                "X": self.data.X.tolist(),
+                "y": self.data.y.tolist(),
+                "n_train": self.data.n_train,
+            }
+        return state
+
+    def extent(self) -> tuple[float, float, float, float]:
+        """The square of the plane the data plot shows: (x_min, x_max, y_min, y_max)."""
+        X = self.data.X
+        centre = (X.max(axis=0) + X.min(axis=0)) / 2
+        half = 0.6 * float((X.max(axis=0) - X.min(axis=0)).max()) + 0.1
+        return (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
+
+    def _grid(self) -> JSON:
+        """``net.predict`` on a GRID x GRID lattice over the plot, rows from the top (y_max)."""
+        x0, x1, y0, y1 = self.extent()
+        xs, ys = np.linspace(x0, x1, GRID), np.linspace(y1, y0, GRID)
+        points = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)  # (GRID², 2)
+        y_hat = self.net.predict(points)  # (GRID², n_L)
+        return {"n": GRID, "extent": [x0, x1, y0, y1], "y_hat": np.round(y_hat, 4).tolist()}
+
+    def _batch_trace(self) -> JSON:
+        """``print(psinet.trace(...))`` for the mini-batch the next Step trains on."""
+        X_train, Y_train = self.data.train
+        batch = self.next_batch()
+        t = psinet.trace(self.net, X_train[batch], Y_train[batch], self.config.loss)
+        return {"text": str(t), "batch": batch.tolist(), "epoch": self.epoch + 1}
+
+    def _sample(self) -> JSON | None:
+        """z, f(z), Ψ and ∂E/∂W_l of the selected sample alone (``psinet.trace`` with N = 1)."""
+        i = self.selected
+        if i is None:
+            return None
+        x, target = self.data.X[i : i + 1], self.data.Y[i : i + 1]
+        t = psinet.trace(self.net, x, target, self.config.loss)
+        return {
+            "index": i,
+            "part": "train" if i < self.data.n_train else "validation",
+            "x": x[0].tolist(),
+            "label": int(self.data.y[i]),
+            "target": target[0].tolist(),
+            "y_hat": t.y_hat[0].tolist(),
+            "E": t.E,
+            "layers": [
+                {
+                    "z": layer.z[0].tolist(),
+                    "a": layer.a[0].tolist(),
+                    "psi": layer.psi[0].tolist(),
+                    "grad_W": layer.grad_W.tolist(),
+                }
+                for layer in t.layers
+            ],
+        }
+
+
+def dumps(value: Any) -> bytes:
+    """``value`` as UTF-8 JSON; NaN and infinities (which JSON lacks) become null."""
+    try:
+        text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        text = json.dumps(_finite(value), allow_nan=False, separators=(",", ":"))
+    return text.encode()
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None (JSON has no such numbers)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,494 @@
+"""The playground's server and JSON API, without a browser: every endpoint, every refusal."""
+
+import http.client
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import psinet
+from psinet.playground import make_server
+from psinet.playground import server as server_module
+from psinet.playground import session as session_module
+from psinet.playground.session import Session, parse_config
+
+SMALL = {"dataset": "xor", "n_samples": 40, "hidden": [3], "activations": ["tanh"], "seed": 1}
+
+
+@pytest.fixture
+def server():
+    """A playground server on a free port, stopped afterwards; no thread may survive it."""
+    baseline = set(threading.enumerate())
+    srv = make_server("127.0.0.1", 0)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), name="test-playground")
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join(timeout=10)
+    assert set(threading.enumerate()) == baseline
+
+
+def request(srv, method, path, body=None, *, token=True, host=None, headers=None, raw=None):
+    """(status, parsed JSON or text) of one request; the token goes in the header."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    h = {"Host": f"127.0.0.1:{srv.port}" if host is None else host}
+    if token is True:
+        h["X-Psinet-Token"] = srv.app.token
+    elif isinstance(token, str):
+        h["X-Psinet-Token"] = token
+    h.update(headers or {})
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    conn.request(method, path, body=data, headers=h)
+    response = conn.getresponse()
+    payload = response.read()
+    conn.close()
+    if response.getheader("Content-Type", "").startswith("application/json"):
+        return response.status, json.loads(payload)
+    return response.status, payload.decode()
+
+
+def new_session(srv, config=SMALL):
+    status, state = request(srv, "POST", "/api/session", {"config": config})
+    assert status == 200, state
+    return state
+
+
+def net_of(state):
+    """A fresh Network with the state's weights: the reference the page is checked against."""
+    c = state["config"]
+    net = psinet.Network(state["sizes"], [*c["activations"], c["output"]])
+    net.weights = [np.array(W) for W in state["weights"]]
+    return net
+
+
+# ---------------------------------------------------------------------- the page and assets
+def test_page_is_served_with_the_token_and_only_local_assets(server):
+    status, html = request(server, "GET", f"/?token={server.app.token}", token=None)
+    assert status == 200
+    assert f'content="{server.app.token}"' in html
+    # Nothing from the internet: every src/href is one of the server's own files or data:.
+    for url in re.findall(r'(?:src|href)="([^"]*)"', html):
+        assert url.startswith(("/static/", "data:")), url
+    for name in ("app.js", "style.css"):
+        status, text = request(
+            server, "GET", f"/static/{name}?token={server.app.token}", token=None
+        )
+        assert status == 200 and len(text) > 1000
+        assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", text), name
+
+
+def test_page_names_every_control_as_the_issue_lists(server):
+    _, html = request(server, "GET", "/")
+    for label in ("Dataset", "Learning rate", "Activation"):
+        assert re.search(rf"<label for=\"\w+\">{label}</label>", html), label
+    for button in ("Step", "Epoch", "Play", "Pause", "Reset"):
+        assert re.search(rf"<button [^>]*>{button}</button>", html), button
+    for testid in ("train-loss", "epoch"):
+        assert f'data-testid="{testid}"' in html
+    _, js = request(server, "GET", "/static/app.js")
+    assert '"data-testid": `psi-${c - 1}-${j}`, "data-value": String(psi)' in js
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../server.py",
+        "/static/%2e%2e/server.py",
+        "/static/",
+        "/static",
+        "/static/index.html/",
+        "/../pyproject.toml",
+        "/server.py",
+        "/static/session.py",
+    ],
+)
+def test_only_its_own_assets_are_served(server, path):
+    status, answer = request(server, "GET", path)
+    assert status == 404
+    assert "not found" in answer["error"]
+
+
+def test_every_request_needs_the_token(server):
+    for method, path, body in [
+        ("GET", "/", None),
+        ("GET", "/static/app.js", None),
+        ("GET", "/api/options", None),
+        ("POST", "/api/session", {"config": SMALL}),
+    ]:
+        for token in (None, "wrong", server.app.token[:-1]):
+            status, answer = request(server, method, path, body, token=token)
+            assert status == 403, (method, path, token)
+            assert "token" in answer["error"]
+    assert not server.app.sessions  # the refused POST created nothing
+    assert request(server, "GET", f"/api/options?token={server.app.token}", token=None)[0] == 200
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example:{port}", "evil.example", "127.0.0.1:1", "localhost.evil.example:{port}", ""],
+)
+def test_a_foreign_host_header_is_refused(server, host):
+    status, answer = request(server, "GET", "/api/options", host=host.format(port=server.port))
+    assert status == 403
+    assert "Host header" in answer["error"]
+
+
+def test_localhost_and_the_served_address_are_accepted(server):
+    for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}"):
+        assert request(server, "GET", "/api/options", host=host)[0] == 200
+
+
+# ---------------------------------------------------------------------- bad requests
+def test_bodies_are_bounded_and_malformed_requests_get_a_clear_400(server):
+    big = b'{"config": "' + b"x" * (server_module.MAX_BODY + 1) + b'"}'
+    status, answer = request(server, "POST", "/api/session", raw=big)
+    assert status == 413 and "at most" in answer["error"]
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.putrequest("POST", "/api/session", skip_host=True)
+    conn.putheader("Host", f"127.0.0.1:{server.port}")
+    conn.putheader("X-Psinet-Token", server.app.token)
+    conn.endheaders()
+    response = conn.getresponse()
+    assert response.status == 411
+    conn.close()
+    for raw, message in [
+        (b"{not json", "JSON object"),
+        (b"[1, 2]", "JSON object, got list"),
+        (b"\xff\xfe", "JSON object"),
+    ]:
+        status, answer = request(server, "POST", "/api/session", raw=raw)
+        assert status == 400 and message in answer["error"], answer
+    assert request(server, "PUT", "/api/session", {})[0] == 405
+    assert request(server, "POST", "/api/nothing", {})[0] == 404
+    assert request(server, "GET", "/api/options")[0] == 200  # and it keeps serving
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"hidden": [17]}, "width must be in [1, 16]"),
+        ({"hidden": [0]}, "width must be in [1, 16]"),
+        ({"hidden": [2] * 7, "activations": ["relu"] * 7}, "at most 6"),
+        ({"hidden": "8"}, "hidden must be a list"),
+        ({"hidden": [2], "activations": ["relu", "relu"]}, "one name per hidden layer"),
+        ({"hidden": [2], "activations": ["softmax"]}, "activation must be one of"),
+        ({"n_samples": 5000}, "n_samples must be in [8, 1000]"),
+        ({"n_samples": 50.5}, "n_samples must be an integer"),
+        ({"n_samples": True}, "n_samples must be an integer"),
+        ({"learning_rate": 0}, "learning_rate must be in"),
+        ({"learning_rate": "fast"}, "learning_rate must be a number"),
+        ({"batch_size": 0}, "batch_size must be in"),
+        ({"noise": -1}, "noise must be in"),
+        ({"dataset": "mnist"}, "dataset must be one of"),
+        ({"dataset": "moons", "n_classes": 3}, "n_classes must be 2"),
+        ({"dataset": "spirals", "n_classes": 3, "output": "sigmoid"}, "use output 'softmax'"),
+        ({"optimizer": "lbfgs"}, "optimizer must be one of"),
+        ({"colour": "red"}, "unknown config field(s) ['colour']"),
+        ("spirals", "config must be a JSON object"),
+    ],
+)
+def test_out_of_range_configurations_are_refused(server, config, message):
+    status, answer = request(server, "POST", "/api/session", {"config": config})
+    assert status == 400
+    assert message in answer["error"]
+    assert not server.app.sessions
+
+
+def test_nan_in_the_json_is_refused(server):
+    raw = b'{"config": {"learning_rate": NaN}}'
+    status, answer = request(server, "POST", "/api/session", raw=raw)
+    assert status == 400 and "learning_rate must be in" in answer["error"]
+
+
+def test_training_requests_are_bounded(server):
+    sid = new_session(server)["session"]
+    for body, message in [
+        ({"steps": 0}, "steps must be an integer in [1, 1000]"),
+        ({"steps": 1001}, "steps must be an integer in [1, 1000]"),
+        ({"steps": 2.0}, "steps must be an integer"),
+        ({"epochs": 6}, "epochs must be an integer in [1, 5]"),
+        ({"steps": 1, "epochs": 1}, "exactly one of steps"),
+        ({}, "exactly one of steps"),
+        ({"steps": 1, "speed": 3}, "unknown field(s) ['speed']"),
+    ]:
+        status, answer = request(server, "POST", "/api/train", {"session": sid, **body})
+        assert status == 400 and message in answer["error"], (body, answer)
+    status, answer = request(server, "POST", "/api/train", {"session": "nope", "steps": 1})
+    assert status == 404 and "unknown session" in answer["error"]
+    status, state = request(server, "POST", "/api/state", {"session": sid})
+    assert state["total_steps"] == 0  # nothing refused changed anything
+
+
+def test_select_refuses_an_index_outside_the_data(server):
+    state = new_session(server)
+    for index, message in [
+        (40, "index must be in [0, 39]"),
+        (-1, "index must be in"),
+        ("3", "integer"),
+    ]:
+        status, answer = request(
+            server, "POST", "/api/select", {"session": state["session"], "index": index}
+        )
+        assert status == 400 and message in answer["error"]
+
+
+# ---------------------------------------------------------------------- the endpoints
+def test_options_state_every_bound_the_server_enforces(server):
+    status, options = request(server, "GET", "/api/options")
+    assert status == 200
+    assert options["datasets"] == ["xor", "circles", "moons", "spirals"]
+    assert options["bounds"]["width"] == [1, 16]
+    assert options["bounds"]["hidden_layers"] == [0, 6]
+    assert options["bounds"]["steps"] == [1, session_module.MAX_STEPS_PER_REQUEST]
+    assert parse_config(options["defaults"]) == parse_config({})
+
+
+def test_a_new_session_is_the_network_a_script_would_build(server):
+    state = new_session(server)
+    c = state["config"]
+    assert state["sizes"] == [2, 3, 1] and c["output"] == "sigmoid"
+    assert state["loss_name"] == "binary_crossentropy"
+    reference = psinet.Network([2, 3, 1], ["tanh", "sigmoid"], seed=1)
+    for W, W_ref in zip(state["weights"], reference.weights):
+        np.testing.assert_array_equal(np.array(W), W_ref)
+    X, y = psinet.datasets.xor(n_samples=40, noise=c["noise"], seed=1)
+    data = state["data"]
+    assert len(data["X"]) == 40 and data["n_train"] == 32  # validation 0.2, stratified
+    assert sorted(map(tuple, data["X"])) == sorted(map(tuple, X.tolist()))
+    assert sorted(data["y"]) == sorted(y.tolist())
+    # The numbers shown are psinet.evaluate's.
+    X_tr, y_tr = np.array(data["X"][:32]), np.array(data["y"][:32], dtype=float)
+    expected = psinet.evaluate(net_of(state), X_tr, y_tr, "binary_crossentropy")
+    assert state["train"]["loss"] == pytest.approx(expected["loss"], rel=1e-12)
+    assert state["train"]["accuracy"] == expected["accuracy"]
+    assert state["epoch"] == 0 and state["step"] == 0 and state["steps_per_epoch"] == 2
+
+
+def test_train_steps_and_epochs_count_as_fit_does(server):
+    sid = new_session(server)["session"]
+    status, state = request(server, "POST", "/api/train", {"session": sid, "steps": 1})
+    assert status == 200 and (state["epoch"], state["step"], state["total_steps"]) == (0, 1, 1)
+    # Epoch after a Step finishes the current epoch ...
+    _, state = request(server, "POST", "/api/train", {"session": sid, "epochs": 1})
+    assert (state["epoch"], state["step"], state["total_steps"]) == (1, 0, 2)
+    # ... and from an epoch's start runs a whole one.
+    _, state = request(server, "POST", "/api/train", {"session": sid, "epochs": 2})
+    assert (state["epoch"], state["step"], state["total_steps"]) == (3, 0, 6)
+    _, state = request(server, "POST", "/api/train", {"session": sid, "steps": 5})
+    assert (state["epoch"], state["step"], state["total_steps"]) == (5, 1, 11)
+    assert state["history"]["epochs"] == [0, 0.5, 1, 3, 5.5]
+    assert len(state["history"]["grad_norms"][-1]) == 2
+    assert "data" not in state  # sent once, with the session
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_n_steps_are_one_epoch_of_fit(optimizer):
+    """Step walks the very batches that ``net.fit(..., epochs=1)`` draws for that epoch."""
+    config = parse_config({**SMALL, "optimizer": optimizer, "batch_size": 5, "n_samples": 60})
+    by_steps, by_fit = Session(config), Session(config)
+    n = by_steps.steps_per_epoch
+    assert n == 10
+    for _ in range(2):
+        by_steps.train_steps(n)
+        by_fit.train_epochs(1)
+    assert by_steps.epoch == by_fit.epoch == 2
+    for W, W_fit in zip(by_steps.net.weights, by_fit.net.weights):
+        np.testing.assert_allclose(W, W_fit, rtol=1e-12, atol=1e-14)
+
+
+def test_select_shows_the_sample_as_psinet_trace_computes_it(server):
+    sid = new_session(server, {**SMALL, "l2": 0.01})["session"]
+    request(server, "POST", "/api/train", {"session": sid, "steps": 7})
+    status, state = request(server, "POST", "/api/select", {"session": sid, "index": 35})
+    assert status == 200
+    sample = state["sample"]
+    assert sample["index"] == 35 and sample["part"] == "validation"
+    _, full = request(server, "POST", "/api/state", {"session": sid})
+    x = np.array([full["data"]["X"][35]])
+    y = np.array([[full["data"]["y"][35]]], dtype=float)
+    t = psinet.trace(net_of(state), x, y, "binary_crossentropy")
+    assert sample["E"] == pytest.approx(t.E, rel=1e-12)
+    for shown, layer in zip(sample["layers"], t.layers):
+        for key in ("z", "a", "psi"):
+            np.testing.assert_allclose(shown[key], getattr(layer, key)[0], rtol=1e-12, atol=0)
+        np.testing.assert_allclose(shown["grad_W"], layer.grad_W, rtol=1e-12, atol=0)
+    # The sample stays selected while training goes on.
+    _, state = request(server, "POST", "/api/train", {"session": sid, "steps": 1})
+    assert state["sample"]["index"] == 35
+
+
+def test_the_trace_table_and_the_boundary_are_psinet_s(server):
+    state = new_session(server)
+    net = net_of(state)
+    data = state["data"]
+    batch = state["trace"]["batch"]
+    X_tr, y_tr = np.array(data["X"]), np.array(data["y"], dtype=float)
+    t = psinet.trace(net, X_tr[batch], y_tr[batch][:, None], "binary_crossentropy")
+    assert state["trace"]["text"] == str(t)
+    grid = state["grid"]
+    n = grid["n"]
+    x0, x1, y0, y1 = grid["extent"]
+    xs, ys = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y1, y0, n))
+    expected = net.predict(np.column_stack([xs.ravel(), ys.ravel()]))
+    np.testing.assert_allclose(np.array(grid["y_hat"]), expected, atol=5e-5)
+    assert (x0 < X_tr[:, 0].min()) and (X_tr[:, 0].max() < x1)
+
+
+def test_reset_starts_over_and_takes_a_new_config(server):
+    first = new_session(server)
+    sid = first["session"]
+    request(server, "POST", "/api/train", {"session": sid, "steps": 3})
+    _, again = request(server, "POST", "/api/reset", {"session": sid})
+    assert again["total_steps"] == 0 and again["weights"] == first["weights"]
+    assert again["history"]["epochs"] == [0]
+    config = {**SMALL, "dataset": "spirals", "n_classes": 4, "hidden": [5, 4]}
+    config["activations"] = ["relu", "sigmoid"]
+    _, other = request(server, "POST", "/api/reset", {"session": sid, "config": config})
+    assert other["sizes"] == [2, 5, 4, 4] and other["config"]["output"] == "softmax"
+    assert other["loss_name"] == "categorical_crossentropy"
+    status, answer = request(server, "POST", "/api/reset", {"session": sid, "config": {"seed": -1}})
+    assert status == 400 and "seed must be in" in answer["error"]
+    _, state = request(server, "POST", "/api/state", {"session": sid})
+    assert state["sizes"] == [2, 5, 4, 4]  # the refused reset left the run alone
+
+
+def test_close_forgets_the_session_and_sessions_are_capped(server, monkeypatch):
+    sid = new_session(server)["session"]
+    assert request(server, "POST", "/api/close", {"session": sid}) == (200, {"closed": sid})
+    assert request(server, "POST", "/api/state", {"session": sid})[0] == 404
+    monkeypatch.setattr(server.app, "max_sessions", 2)
+    ids = [new_session(server)["session"] for _ in range(3)]
+    assert list(server.app.sessions) == ids[1:]  # the least recently used one went
+    assert request(server, "POST", "/api/state", {"session": ids[0]})[0] == 404
+
+
+def test_a_diverging_learning_rate_is_a_message_not_a_crash(server):
+    config = {"dataset": "spirals", "optimizer": "sgd", "learning_rate": 10.0}
+    config |= {"hidden": [16, 16, 16], "activations": ["identity"] * 3}
+    sid = new_session(server, config)["session"]
+    status, state = request(server, "POST", "/api/select", {"session": sid, "index": 0})
+    status, state = request(server, "POST", "/api/train", {"session": sid, "steps": 100})
+    assert status == 200
+    assert state["diverged"].startswith("Training diverged in epoch 1, step ")
+    assert "smaller learning rate (now 10)" in state["diverged"]
+    assert state["total_steps"] < 100
+    assert all(np.isfinite(np.array(W)).all() for W in state["weights"])
+    status, again = request(server, "POST", "/api/train", {"session": sid, "epochs": 1})
+    assert status == 200 and again["total_steps"] == state["total_steps"]  # stays stopped
+    _, fresh = request(server, "POST", "/api/reset", {"session": sid})
+    assert fresh["diverged"] is None
+
+
+def test_history_is_bounded(monkeypatch):
+    monkeypatch.setattr(session_module, "MAX_HISTORY", 10)
+    s = Session(parse_config(SMALL))
+    for _ in range(30):
+        state = s.train_steps(1)
+    epochs = state["history"]["epochs"]
+    assert len(epochs) <= 10 and epochs[-1] == 15 and epochs == sorted(epochs)
+
+
+# ---------------------------------------------------------------------- concurrency
+def test_two_clients_train_at_the_same_time_without_mixing_their_runs(server):
+    configs = [SMALL, {**SMALL, "dataset": "moons", "hidden": [4, 4], "activations": ["relu"] * 2}]
+    results, errors = {}, []
+
+    def client(k):
+        try:
+            sid = new_session(server, configs[k])["session"]
+            for _ in range(15):
+                status, state = request(server, "POST", "/api/train", {"session": sid, "steps": 3})
+                assert status == 200
+            results[k] = state
+        except Exception as exc:  # reported below: a thread cannot fail the test itself
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for k, config in enumerate(configs):  # the same as training alone
+        alone = Session(parse_config(config))
+        for _ in range(15):
+            alone.train_steps(3)
+        for W, W_alone in zip(results[k]["weights"], alone.net.weights):
+            np.testing.assert_array_equal(np.array(W), W_alone)
+
+
+def test_concurrent_requests_on_one_session_are_serialized(server):
+    sid = new_session(server)["session"]
+    threads = [
+        threading.Thread(
+            target=request, args=(server, "POST", "/api/train", {"session": sid, "steps": 4})
+        )
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    _, state = request(server, "POST", "/api/state", {"session": sid})
+    assert state["total_steps"] == 16
+
+
+# ---------------------------------------------------------------------- the command
+def _start(*args):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "psinet.playground", "--no-browser", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline()
+    return process, line
+
+
+def test_the_command_prints_a_url_with_a_token_and_stops_cleanly_on_ctrl_c():
+    process, line = _start("--port", "0")
+    try:
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]+)", line)
+        assert match, line
+        port, token = int(match.group(1)), match.group(2)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", f"/?token={token}")
+        assert conn.getresponse().status == 200
+        conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/")
+        assert conn.getresponse().status == 403
+        conn.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
+
+
+def test_binding_beyond_loopback_warns_loudly():
+    process, line = _start("--host", "0.0.0.0", "--port", "0")
+    try:
+        assert "http://0.0.0.0:" in line
+        time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=10)
+    assert "WARNING: binding to 0.0.0.0" in err and "other machines" in err
+
+
+def test_the_command_refuses_a_bad_port():
+    result = subprocess.run(
+        [sys.executable, "-m", "psinet.playground", "--no-browser", "--port", "70000"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2 and "--port must be in [0, 65535]" in result.stderr
