@@ -14,6 +14,8 @@ MODULES = [
     "losses",
     "network",
     "optimizers",
+    "playground.server",
+    "playground.session",
     "plot",
     "preprocessing",
     "schedules",

@@ -492,3 +492,24 @@ def test_the_command_refuses_a_bad_port():
         timeout=30,
     )
     assert result.returncode == 2 and "--port must be in [0, 65535]" in result.stderr
+
+
+def test_an_epoch_that_diverges_stops_at_the_same_step_as_steps_do():
+    config = parse_config(
+        {
+            "dataset": "spirals",
+            "hidden": [8, 8],
+            "activations": ["leaky_relu"] * 2,
+            "optimizer": "sgd",
+            "learning_rate": 10.0,
+        }
+    )
+    by_epoch, by_steps = Session(config), Session(config)
+    by_epoch.train_epochs(1)
+    by_steps.train_steps(1000)
+    assert by_epoch.diverged is not None and "step" in by_epoch.diverged
+    assert by_epoch.diverged == by_steps.diverged
+    assert by_epoch.total_steps == by_steps.total_steps < by_epoch.steps_per_epoch
+    for W, W_steps in zip(by_epoch.net.weights, by_steps.net.weights):
+        np.testing.assert_array_equal(W, W_steps)
+        assert np.isfinite(W).all()

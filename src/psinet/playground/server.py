@@ -317,6 +317,11 @@ class PlaygroundServer(http.server.ThreadingHTTPServer):
         super().__init__((host, port), Handler)
         self.port = int(self.server_address[1])
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (a closed tab) is normal; other errors print."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     @property
     def netloc(self) -> str:
         """``host:port`` as a URL writes it."""

@@ -68,14 +68,14 @@ class RequestError(ValueError):
 class Config:
     """A checked playground configuration (see :func:`parse_config` for the bounds)."""
 
-    dataset: str = "spirals"
+    dataset: str = "circles"
     n_samples: int = 300
-    noise: float = 0.2
-    n_classes: int = 3
+    noise: float = 0.08
+    n_classes: int = 2
     validation: float = 0.2
-    hidden: tuple[int, ...] = (8, 8)
+    hidden: tuple[int, ...] = (6, 6)
     activations: tuple[str, ...] = ("tanh", "tanh")
-    output: str = "softmax"
+    output: str = "sigmoid"
     optimizer: str = "adam"
     learning_rate: float = 0.03
     batch_size: int = 16
@@ -362,10 +362,14 @@ class Session:
         return True
 
     def _fit_one_epoch(self) -> None:
-        """One whole epoch with ``net.fit``: the batches Step would have walked through."""
+        """One whole epoch with ``net.fit``: the batches Step would have walked through.
+
+        If ``fit`` diverges, weights and optimizer go back to the epoch's start and the
+        epoch is replayed by Steps, which stop at the diverging step and name it.
+        """
         c = self.config
         X_train, Y_train = self.data.train
-        before = [W.copy() for W in self.net.weights]
+        weights, optimizer_state = [W.copy() for W in self.net.weights], self.optimizer.state_dict()
         try:
             self.net.fit(
                 X_train,
@@ -378,9 +382,11 @@ class Session:
                 l2=c.l2,
                 verbose=0,
             )
-        except FloatingPointError as exc:  # psinet's DivergenceError
-            self.net.weights = before
-            self._diverge(str(exc).split(". ")[0].split(": ", 1)[-1])
+        except FloatingPointError:  # psinet's DivergenceError
+            self.net.weights = weights
+            self.optimizer.load_state_dict(optimizer_state)
+            while self._one_step() and self.step:
+                pass
             return
         self._advance(self.steps_per_epoch)
 
