@@ -87,19 +87,30 @@ CANVAS_COLOURS = """() => {
 }"""
 
 
-def test_a_learner_trains_spirals_and_reads_psi_in_the_backward_view(browser, server, tmp_path):
+def open_page(browser, server):
+    """The page, loaded, with a list collecting its errors (console and uncaught)."""
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
     problems = []
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
     page.goto(server.url)
     page.wait_for_selector("body[data-frames]")
+    return page, problems
+
+
+def redrawn_after(page, action):
+    """Do ``action`` and wait until the page has drawn a new frame."""
+    frames = page.locator("body").get_attribute("data-frames")
+    action()
+    page.wait_for_selector(f"body:not([data-frames='{frames}'])")
+
+
+def test_a_learner_trains_spirals_and_reads_psi_in_the_backward_view(browser, server, tmp_path):
+    page, problems = open_page(browser, server)
     page.screenshot(path=tmp_path / "1-opened.png", full_page=True)
 
     # Pick spirals: a new run (3 classes, so softmax + categorical cross-entropy).
-    frames = int(page.locator("body").get_attribute("data-frames"))
-    page.get_by_label("Dataset").select_option("spirals")
-    page.wait_for_selector(f"body:not([data-frames='{frames}'])")
+    redrawn_after(page, lambda: page.get_by_label("Dataset").select_option("spirals"))
     assert page.get_by_label("Output, loss").input_value() == "softmax"
     assert page.get_by_test_id("epoch").inner_text() == "0"
     loss_before = shown_loss(page)
@@ -157,4 +168,35 @@ def test_a_learner_trains_spirals_and_reads_psi_in_the_backward_view(browser, se
         assert abs(shown[key] - value) <= 1e-9, (key, shown[key], value)
     assert not problems, problems
     print(f"Play → first updated frame: {play_to_frame_ms:.0f} ms; Pause took {pause_ms:.0f} ms")
+    page.close()
+
+
+def test_a_learning_rate_that_diverges_shows_a_message(browser, server, tmp_path):
+    page, problems = open_page(browser, server)
+    redrawn_after(page, lambda: page.get_by_label("Dataset").select_option("spirals"))
+    redrawn_after(page, lambda: page.get_by_label("Activation").select_option("leaky_relu"))
+    for layer in (1, 2):
+        width = page.get_by_label(f"Neurons in hidden layer {layer}")
+        redrawn_after(page, lambda width=width: (width.fill("8"), width.blur()))
+    redrawn_after(page, lambda: page.get_by_label("Optimizer").select_option("sgd"))
+    rate = page.get_by_label("Learning rate")
+    redrawn_after(page, lambda: (rate.fill("10"), rate.blur()))
+    state = page.evaluate("window.psinet.ui.state.config")
+    assert (state["hidden"], state["activations"]) == ([8, 8], ["leaky_relu"] * 2)
+    assert (state["optimizer"], state["learning_rate"]) == ("sgd", 10)
+
+    page.get_by_role("button", name="Play").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for(state="visible", timeout=5000)
+    assert alert.inner_text().startswith("Training diverged in epoch 1, step ")
+    assert "smaller learning rate (now 10)" in alert.inner_text()
+    page.wait_for_selector("body[data-playing=false][data-busy=false]")
+    assert page.get_by_role("button", name="Play").is_disabled()
+    assert page.get_by_role("button", name="Step").is_disabled()
+    page.screenshot(path=tmp_path / "diverged.png", full_page=True)
+    # Reset: a fresh run, the message gone, training possible again.
+    redrawn_after(page, lambda: page.get_by_role("button", name="Reset").click())
+    assert alert.is_hidden()
+    assert page.get_by_role("button", name="Play").is_enabled()
+    assert not problems, problems
     page.close()

@@ -276,7 +276,7 @@ class Point:
     accuracy: float
     val_loss: float | None
     val_accuracy: float | None
-    grad_norms: list[float]
+    grad_norms: list[float | None]
 
 
 @dataclass
@@ -350,7 +350,10 @@ class Session:
         X_train, Y_train = self.data.train
         batch = self.next_batch()
         c = self.config
-        grads, E = psinet.gradients(self.net, X_train[batch], Y_train[batch], c.loss, l2=c.l2)
+        try:
+            grads, E = psinet.gradients(self.net, X_train[batch], Y_train[batch], c.loss, l2=c.l2)
+        except ValueError as exc:  # psinet refuses a pass that overflowed
+            return self._diverge(_overflow(exc))
         if not (math.isfinite(E) and all(np.isfinite(g).all() for g in grads)):
             return self._diverge(f"the loss became {E}" if not math.isfinite(E) else "Ψ overflowed")
         before = [W.copy() for W in self.net.weights]
@@ -382,7 +385,7 @@ class Session:
                 l2=c.l2,
                 verbose=0,
             )
-        except FloatingPointError:  # psinet's DivergenceError
+        except (FloatingPointError, ValueError):  # DivergenceError, or an overflow refused
             self.net.weights = weights
             self.optimizer.load_state_dict(optimizer_state)
             while self._one_step() and self.step:
@@ -419,8 +422,11 @@ class Session:
             train = psinet.evaluate(self.net, X_train, Y_train, c.loss, l2=c.l2)
             val = self.data.val
             scores = psinet.evaluate(self.net, *val, c.loss, l2=c.l2) if val else None
-            grads, _ = psinet.gradients(self.net, X_train, Y_train, c.loss, l2=c.l2)
-            norms = [float(np.linalg.norm(g)) for g in grads]
+            try:
+                grads, _ = psinet.gradients(self.net, X_train, Y_train, c.loss, l2=c.l2)
+                norms: list[float | None] = [float(np.linalg.norm(g)) for g in grads]
+            except ValueError:  # overflowed (after divergence): no norms to show
+                norms = [None] * self.net.n_layers
         return Point(
             epochs=self.total_steps / self.steps_per_epoch,
             loss=train["loss"],
@@ -487,15 +493,22 @@ class Session:
         x0, x1, y0, y1 = self.extent()
         xs, ys = np.linspace(x0, x1, GRID), np.linspace(y1, y0, GRID)
         points = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)  # (GRID², 2)
-        y_hat = self.net.predict(points)  # (GRID², n_L)
-        return {"n": GRID, "extent": [x0, x1, y0, y1], "y_hat": np.round(y_hat, 4).tolist()}
+        grid: JSON = {"n": GRID, "extent": [x0, x1, y0, y1], "y_hat": None}
+        try:
+            grid["y_hat"] = np.round(self.net.predict(points), 4).tolist()  # (GRID², n_L)
+        except ValueError as exc:  # the outputs overflowed: nothing to draw
+            grid["error"] = _overflow(exc)
+        return grid
 
     def _batch_trace(self) -> JSON:
         """``print(psinet.trace(...))`` for the mini-batch the next Step trains on."""
         X_train, Y_train = self.data.train
         batch = self.next_batch()
-        t = psinet.trace(self.net, X_train[batch], Y_train[batch], self.config.loss)
-        return {"text": str(t), "batch": batch.tolist(), "epoch": self.epoch + 1}
+        try:
+            text = str(psinet.trace(self.net, X_train[batch], Y_train[batch], self.config.loss))
+        except ValueError as exc:
+            text = f"psinet.trace refused this batch: {exc}"
+        return {"text": text, "batch": batch.tolist(), "epoch": self.epoch + 1}
 
     def _sample(self) -> JSON | None:
         """z, f(z), Ψ and ∂E/∂W_l of the selected sample alone (``psinet.trace`` with N = 1)."""
@@ -503,7 +516,10 @@ class Session:
         if i is None:
             return None
         x, target = self.data.X[i : i + 1], self.data.Y[i : i + 1]
-        t = psinet.trace(self.net, x, target, self.config.loss)
+        try:
+            t = psinet.trace(self.net, x, target, self.config.loss)
+        except ValueError as exc:
+            return {"index": i, "x": x[0].tolist(), "error": _overflow(exc)}
         return {
             "index": i,
             "part": "train" if i < self.data.n_train else "validation",
@@ -522,6 +538,11 @@ class Session:
                 for layer in t.layers
             ],
         }
+
+
+def _overflow(exc: ValueError) -> str:
+    """psinet's overflow message without its advice for scripts (the page gives its own)."""
+    return str(exc).split(" (max |X|")[0]
 
 
 def dumps(value: Any) -> bytes:

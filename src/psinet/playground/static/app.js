@@ -294,9 +294,13 @@
     const { ctx, w, h } = fit($("data-plot"));
     const { n, extent, y_hat: yHat } = state.grid;
     const k = state.sizes[state.sizes.length - 1];
+    if (yHat === null) { // the outputs overflowed after divergence: nothing to colour
+      ctx.fillStyle = "#eeeeee";
+      ctx.fillRect(0, 0, w, h);
+    }
     const image = new ImageData(n, n);
     const colours = CLASS_COLOURS.map(hex);
-    for (let i = 0; i < n * n; i++) {
+    for (let i = 0; yHat !== null && i < n * n; i++) {
       const out = yHat[i];
       const p = k === 1 ? [1 - out[0], out[0]] : out; // one sigmoid output: P(class 1)
       let r = 0, g = 0, b = 0;
@@ -401,7 +405,7 @@
       ctx.fillText(logY ? `1e${t}` : fmt(t), 2, py + 3);
     }
     for (const t of niceTicks(0, xMax)) {
-      ctx.fillText(fmt(t), X(t) - 6, h - 8);
+      if (X(t) < w - right - 60) ctx.fillText(fmt(t), X(t) - 6, h - 8); // leave room for the label
     }
     ctx.fillText(xLabel, w - right - 40, h - 8);
     ctx.strokeStyle = "#9aa4b2";
@@ -420,6 +424,16 @@
         pen = true;
       });
       ctx.stroke();
+      // a dot on the newest value, so a single point (or the present) is visible
+      for (let i = s.y.length - 1; i >= 0; i--) {
+        const v = s.y[i];
+        if (v === null || !Number.isFinite(v) || (logY && v <= 0)) continue;
+        ctx.beginPath();
+        ctx.arc(X(s.x[i]), Math.max(top, Math.min(h - bottom, Y(v))), 2.5, 0, 2 * Math.PI);
+        ctx.fillStyle = s.colour;
+        ctx.fill();
+        break;
+      }
       // legend, top right, line sample + name
       const ly = top + 12 + index * 13;
       ctx.beginPath();
@@ -481,7 +495,7 @@
     const svg = $("network");
     const sizes = state.sizes;
     const L = sizes.length - 1;
-    const sample = state.sample;
+    const sample = traced(state);
     const backward = ui.view === "backward";
     const nodeW = 78, nodeH = sample && !backward ? 30 : 22, gapY = 8;
     const top = 54, colGap = Math.max(nodeW + 60, Math.min(190, 640 / L));
@@ -562,7 +576,7 @@
 
   function neuron(state, c, j, [x, y], w, h) {
     const L = state.sizes.length - 1;
-    const sample = state.sample;
+    const sample = traced(state);
     const backward = ui.view === "backward";
     const g = el("g", { class: `node${c === L ? " output" : ""}` });
     g.append(el("rect", { x: x - w / 2, y: y - h / 2, width: w, height: h, rx: 5 }));
@@ -595,11 +609,18 @@
     return g;
   }
 
+  // The selected sample's values, unless psinet refused to trace it (overflow).
+  const traced = (state) => (state.sample && !state.sample.error ? state.sample : null);
+
   function describeSample(state) {
     const s = state.sample;
     const info = $("sample-info");
     if (!s) {
       info.textContent = "Click a point in the data plot to follow that sample through the network.";
+      return;
+    }
+    if (s.error) {
+      info.textContent = `Sample #${s.index}: psinet cannot trace it: ${s.error}.`;
       return;
     }
     info.dataset.index = s.index;
@@ -629,11 +650,12 @@
     if (first || state.data) showConfig(state.config);
     $("epoch-count").textContent = state.epoch;
     $("step-count").textContent = `${state.step} / ${state.steps_per_epoch}`;
+    const four = (v) => (v === null || v === undefined ? "–" : v.toFixed(4));
     const loss = $("train-loss");
-    loss.textContent = state.train.loss === null ? "–" : state.train.loss.toFixed(4);
+    loss.textContent = four(state.train.loss);
     loss.dataset.value = String(state.train.loss);
-    $("val-loss").textContent = state.val ? state.val.loss.toFixed(4) : "–";
-    const acc = (v) => `${(100 * v).toFixed(1)}%`;
+    $("val-loss").textContent = state.val ? four(state.val.loss) : "–";
+    const acc = (v) => (v === null ? "–" : `${(100 * v).toFixed(1)}%`);
     $("accuracy").textContent = state.val
       ? `${acc(state.train.accuracy)} / ${acc(state.val.accuracy)}`
       : acc(state.train.accuracy);
@@ -686,6 +708,7 @@
         showMessage(error.message);
       }
     });
+    $("controls").addEventListener("submit", (event) => event.preventDefault());
     $("controls").addEventListener("change", (event) => {
       if (event.target.id === "activation") {
         if (event.target.value === "mixed") return;
