@@ -53,7 +53,7 @@ def load_data(n_samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """
     X, y = datasets.load_digits()
     n = min(len(X), n_samples or len(X)) // BATCH * BATCH
-    (X,) = psinet.standardize(X[:n])
+    X = psinet.standardize(X[:n])
     return X, psinet.one_hot(y[:n], 10)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -331,5 +333,41 @@ def test_standardize_function() -> None:
     np.testing.assert_array_equal(Z_train, scaler.transform(X_train))
     np.testing.assert_array_equal(Z_val, scaler.transform(X_val))
     np.testing.assert_array_equal(Z_test, scaler.transform(X_test))
-    (only,) = standardize(X_train)
+    only = standardize(X_train)
+    assert isinstance(only, np.ndarray)
     np.testing.assert_array_equal(only, Z_train)
+
+
+def test_standardize_one_array_returns_the_array_ready_for_the_next_call() -> None:
+    # One array in, one array out (a 1-tuple made the next call fail with shape (1, N, n)).
+    X = np.random.default_rng(3).normal(size=(20, 3))
+    Z = standardize(X)
+    assert isinstance(Z, np.ndarray) and Z.shape == (20, 3)
+    np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-12)
+    Z_train, Z_test = standardize(X[:15], X[15:])
+    assert isinstance(Z_train, np.ndarray) and Z_train.shape == (15, 3)
+    assert isinstance(Z_test, np.ndarray) and Z_test.shape == (5, 3)
+    np.testing.assert_array_equal(standardize(X[:15], X[15:])[0], standardize(X[:15]))
+
+
+def test_a_tuple_holding_one_array_gets_a_hint() -> None:
+    X = np.ones((4, 2))
+    with pytest.raises(ValueError, match=r"got shape \(1, 4, 2\) \(a tuple holding one array"):
+        Standardizer().fit((X,))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda ragged: standardize(ragged),
+        lambda ragged: Standardizer().fit(ragged),
+        lambda ragged: one_hot(ragged),
+        lambda ragged: train_test_split(ragged, [0, 1], test_size=1),
+    ],
+)
+def test_ragged_lists_are_a_type_error_on_every_numpy(call) -> None:
+    # NumPy < 1.24 only warns (and builds an object array): no warning may leak.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TypeError, match="must be an array"):
+            call([[1.0, 2.0], [1.0]])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,27 @@ if TYPE_CHECKING:
     from .network import Network
 
 Array = np.ndarray
+
+# NumPy < 1.24 only warns on ragged nested lists (and builds an object array); later
+# versions raise ValueError. The class moved to numpy.exceptions in 1.25.
+_RaggedWarning: type[Warning] = getattr(
+    getattr(np, "exceptions", np), "VisibleDeprecationWarning", Warning
+)
+
+
+def as_array(value: Any) -> Array:
+    """``np.asarray(value)``, raising ValueError for ragged nested lists on every NumPy.
+
+    Every supported NumPy then refuses ``[[1.0, 2.0], [1.0]]`` alike; no warning leaks.
+    """
+    if type(value) is np.ndarray:
+        return value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", _RaggedWarning)
+        try:
+            return np.asarray(value)
+        except _RaggedWarning as exc:
+            raise ValueError(str(exc)) from None
 
 
 def shown(value: object) -> str:
@@ -159,7 +181,7 @@ def as_float_array(value: Any, name: str, dtype: np.dtype[Any]) -> Array:
     """
     refuse_masked(value, name)
     try:
-        array = np.asarray(value)
+        array = as_array(value)
     except (ValueError, TypeError, OverflowError) as exc:  # ragged lists and the like
         raise TypeError(
             f"{name} must be a numeric array, got {type(value).__name__}: {exc}"

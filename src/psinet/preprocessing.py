@@ -7,18 +7,20 @@ The usual pipeline::
 
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, seed=0)
     X_train, X_test = standardize(X_train, X_test)   # statistics of X_train only
+    X = standardize(X)                                # one array in, one array out
     Y_train = one_hot(y_train)                        # ndarray of shape (N, n_classes)
 """
 
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from ._checks import (
+    as_array,
     as_float_array,
     check_bool,
     check_float,
@@ -35,15 +37,28 @@ class NotFittedError(ValueError, AttributeError):
     """A :class:`Standardizer` was used before ``fit`` (a ValueError, as in scikit-learn)."""
 
 
+def _array(value: npt.ArrayLike, name: str) -> np.ndarray:
+    """``value`` as an ndarray; a ragged nested list is a TypeError naming ``name``."""
+    try:
+        return as_array(value)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} must be an array, got {type(value).__name__}: {exc}") from None
+
+
 def _as_float_2d(X: npt.ArrayLike, name: str = "X") -> np.ndarray:
     """Return ``X`` as a 2-D float32 or float64 array: float32 and float64 kept, float16
     -> float32, ints, bools and wider floats -> float64 (checked to fit before the cast)."""
     refuse_masked(X, name)
-    X = objects_as_floats(np.asarray(X), name)
+    X = objects_as_floats(_array(X, name), name)
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
     if X.ndim != 2:
-        raise ValueError(f"{name} must be an ndarray of shape (N, n_features), got shape {X.shape}")
+        hint = ""
+        if X.ndim == 3 and X.shape[0] == 1:
+            hint = " (a tuple holding one array? unpack it: X, = ... or X = ...[0])"
+        raise ValueError(
+            f"{name} must be an ndarray of shape (N, n_features), got shape {X.shape}{hint}"
+        )
     if X.dtype.kind == "f" and not np.all(np.isfinite(X)):
         raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
     small = X.dtype.kind == "f" and X.dtype.itemsize <= 4
@@ -87,7 +102,7 @@ def one_hot(
     array([[0, 1, 0, 0]])
     """
     refuse_masked(labels, "labels")
-    labels = np.asarray(labels)
+    labels = _array(labels, "labels")
     if labels.dtype.kind not in "iuf":
         raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
     if labels.ndim != 1:
@@ -207,8 +222,8 @@ def train_test_split(
     refuse_masked(y, "y")
     stratify = check_bool(stratify, "stratify")
     seed = check_seed(seed)
-    X = np.asarray(X)
-    y = np.asarray(y)
+    X = _array(X, "X")
+    y = _array(y, "y")
     if X.ndim == 0 or y.ndim == 0:
         raise ValueError(
             f"X and y must be arrays with samples along axis 0, got shapes {X.shape} and {y.shape}"
@@ -390,11 +405,20 @@ def _cast_back(values: np.ndarray, dtype: np.dtype[Any], what: str) -> np.ndarra
     return values.astype(dtype, copy=False)
 
 
-def standardize(X_train: npt.ArrayLike, *others: npt.ArrayLike) -> tuple[np.ndarray, ...]:
+@overload
+def standardize(X_train: npt.ArrayLike) -> np.ndarray: ...
+@overload
+def standardize(
+    X_train: npt.ArrayLike, X_other: npt.ArrayLike, /, *others: npt.ArrayLike
+) -> tuple[np.ndarray, ...]: ...
+def standardize(
+    X_train: npt.ArrayLike, *others: npt.ArrayLike
+) -> np.ndarray | tuple[np.ndarray, ...]:
     """Standardize ``X_train`` and any further arrays with the statistics of ``X_train``.
 
     Shorthand for fitting a :class:`Standardizer` on ``X_train`` and transforming
     ``X_train, *others`` with it; the test data never influences the statistics.
+    Like ``Standardizer().fit_transform``, one array in gives one array out.
 
     Parameters
     ----------
@@ -404,14 +428,20 @@ def standardize(X_train: npt.ArrayLike, *others: npt.ArrayLike) -> tuple[np.ndar
 
     Returns
     -------
+    Z_train : ndarray of shape (N, n_features)
+        When ``X_train`` is the only argument.
     tuple of ndarray of shape (N, n_features), (M, n_features), ...
-        Always a tuple, one array per argument, in order.
+        When there are further arrays: one array per argument, in order.
 
     Examples
     --------
     >>> Z_train, Z_test = standardize([[1.0], [3.0]], [[5.0]])
     >>> Z_train.ravel().tolist(), Z_test.ravel().tolist()
     ([-1.0, 1.0], [3.0])
+    >>> standardize([[1.0], [3.0]]).ravel().tolist()
+    [-1.0, 1.0]
     """
     scaler = Standardizer().fit(X_train)
+    if not others:
+        return scaler.transform(X_train)
     return tuple(scaler.transform(X) for X in (X_train, *others))
