@@ -71,6 +71,25 @@ def test_digits_saves_a_model_that_loads_and_predicts_the_same(tmp_path, capsys)
     assert np.isfinite(net.predict(X[:5])).all()
 
 
-def test_gradient_check_example_passes(capsys):
-    assert _load("gradient_check").main([]) == 0
+def test_gradient_check_example_passes(tmp_path, capsys):
+    assert _load("gradient_check").main(["--out", str(tmp_path)]) == 0
     assert capsys.readouterr().out.count("passed (threshold 1e-06)") == 3
+
+
+def test_gradient_check_example_quick_writes_its_report(tmp_path, capsys):
+    assert _load("gradient_check").main(["--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    report = tmp_path / "gradient_check.txt"
+    assert f"wrote {report}" in out
+    text = report.read_text(encoding="utf-8")
+    assert text.count("passed (threshold 1e-06)") == 3
+    assert text in out  # the file holds exactly what was printed
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.stem)
+def test_every_example_takes_quick_and_out(path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _load(path.stem).main(["--help"])
+    assert exit_.value.code == 0
+    usage = capsys.readouterr().out
+    assert "--quick" in usage and "--out" in usage
