@@ -1,6 +1,6 @@
 """How fast is one psinet training step, next to its own matrix products?
 
-The cost model (NOTATION.md): per layer a training step needs one forward product
+The cost model (docs/notation.md, "Cost model"): per layer a training step needs one forward product
 ``X̄_l W_lᵀ``, one gradient product ``Ψ_lᵀ X̄_l`` and (except for the first layer) one
 ``Ψ_l W_l[:, :-1]``; everything else is O(N·n) or O(P) memory traffic. So the floor of
 a step is the time of those products alone, and the number this benchmark reports is

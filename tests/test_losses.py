@@ -1,4 +1,4 @@
-"""Losses: values as in NOTATION.md, gradients, stability from z, target checks."""
+"""Losses: values as in docs/notation.md, gradients, stability from z, target checks."""
 
 import numpy as np
 import pytest

@@ -3,7 +3,7 @@
 Each activation maps the weighted sums ``z`` of a layer to its outputs ``a = f(z)``
 and, on the way back, turns ``∂E/∂a`` into ``Ψ = ∂E/∂z``. For the elementwise
 activations that is ``Ψ = ∂E/∂a ⊙ f'(z)``; softmax mixes the outputs of a row, so
-there backprop uses its Jacobian-vector product instead (NOTATION.md).
+there backprop uses its Jacobian-vector product instead (docs/notation.md, "Softmax").
 
 Defining your own activation
 ----------------------------

@@ -1,7 +1,7 @@
 """Backpropagation: every ``∂E/∂W_l`` from one backward sweep of Ψ.
 
 With ``Ψ_l = ∂E/∂z_l`` (ndarray of shape (N, n_{l+1})), the chain rule gives, for a
-batch (NOTATION.md)::
+batch (docs/notation.md, "Backward phase")::
 
     Ψ_{L-1} = ∂E/∂ŷ ⊙ f'_{L-1}(z_{L-1})                  start at the output
     for l in L-1 … 0:

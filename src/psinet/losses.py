@@ -1,6 +1,6 @@
 """Loss functions E(ŷ, Y) and their gradients ∂E/∂ŷ.
 
-Every loss is a **sum over the outputs and a mean over the N samples** (NOTATION.md):
+Every loss is a **sum over the outputs and a mean over the N samples** (docs/notation.md, "Losses"):
 
 ============================  ===========================================  ===================
 loss                          E                                            ∂E/∂ŷ
