@@ -93,10 +93,14 @@ psinet.no_such_function()  # line 9: psinet has no such function
 
 
 def check_wheel(wheel: Path) -> None:
-    """The wheel holds py.typed, every file of src/psinet/data, and no tests."""
+    """The wheel holds py.typed, every data file of src/psinet (data sets, the playground's
+    page), and no tests."""
     names = set(zipfile.ZipFile(wheel).namelist())
+    package = ROOT / "src"
     data = sorted(
-        f"psinet/data/{p.name}" for p in (ROOT / "src/psinet/data").iterdir() if p.is_file()
+        p.relative_to(package).as_posix()
+        for p in (package / "psinet").rglob("*")
+        if p.is_file() and p.suffix not in {".py", ".pyc"} and "__pycache__" not in p.parts
     )
     missing = [n for n in ["psinet/py.typed", "psinet/__init__.py", *data] if n not in names]
     if missing:
@@ -104,7 +108,9 @@ def check_wheel(wheel: Path) -> None:
     tests = sorted(n for n in names if n.startswith("tests/") or "/tests/" in n)
     if tests:
         raise ValueError(f"the wheel must not ship tests, got {tests}")
-    print(f"wheel {wheel.name}: {len(names)} files, py.typed and {len(data)} data files, no tests")
+    print(
+        f"wheel {wheel.name}: {len(names)} files, {len(data)} data files (py.typed too), no tests"
+    )
 
 
 def check_sdist(sdist: Path) -> Path:
