@@ -941,6 +941,7 @@ def _draw_layer_edges(
                 text, gid = _fmt(w), f"w:{l}:{i}:{col}"
             else:
                 text, gid = _fmt(float(record.layers[l].grad_W[i, col])), f"grad:{l}:{i}:{col}"
+                color = "black"  # a gradient, not the weight the line's colour shows
             t = 0.2 + 0.55 * (t_index + 0.5) / len(targets)  # spread labels along the edges
             ax.text(
                 x0 + t * (x1 - x0),
@@ -1055,7 +1056,8 @@ def _network_legend(ax: Axes, show: str) -> None:
         ncol=2,
         fontsize=8,
         frameon=False,
-        title="line width = |weight|",
+        title="lines are the weights: width = |weight|"
+        + ("; numbers on them: ∂E/∂w" if show == "backward" else ""),
         title_fontsize=8,
     )
 
