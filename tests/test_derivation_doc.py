@@ -74,6 +74,13 @@ def _definitions(tree, qualname):
     return nodes
 
 
+@cache
+def _parsed(file):
+    """(source, whitespace-normalized source, AST) of a file, read once per test run."""
+    source = file.read_text(encoding="utf-8")
+    return source, _normalize(source), ast.parse(source)
+
+
 def quote_problems(doc):
     """(quote, problem) for each quote of source in ``doc`` that does not hold."""
     problems = []
@@ -89,12 +96,12 @@ def quote_problems(doc):
         if not file.is_file():
             problems.append((label, f"no file {path}"))
             continue
-        source = file.read_text(encoding="utf-8")
+        source, normalized, tree = _parsed(file)
         wanted = _normalize(code)
-        if wanted not in _normalize(source):
+        if wanted not in normalized:
             problems.append((label, f"the code does not occur in {path}"))
             continue
-        nodes = _definitions(ast.parse(source), name)
+        nodes = _definitions(tree, name)
         if not nodes:
             problems.append((label, f"no def or class {name} in {path}"))
             continue
