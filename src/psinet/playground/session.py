@@ -272,8 +272,8 @@ class Point:
     """One point of the curves: after ``epochs`` (fractional) of training."""
 
     epochs: float
-    loss: float
-    accuracy: float
+    loss: float | None
+    accuracy: float | None
     val_loss: float | None
     val_accuracy: float | None
     grad_norms: list[float | None]
@@ -419,9 +419,9 @@ class Session:
         c = self.config
         X_train, Y_train = self.data.train
         with np.errstate(all="ignore"):
-            train = psinet.evaluate(self.net, X_train, Y_train, c.loss, l2=c.l2)
+            train = self._evaluate(X_train, Y_train)
             val = self.data.val
-            scores = psinet.evaluate(self.net, *val, c.loss, l2=c.l2) if val else None
+            scores = self._evaluate(*val) if val else None
             try:
                 grads, _ = psinet.gradients(self.net, X_train, Y_train, c.loss, l2=c.l2)
                 norms: list[float | None] = [float(np.linalg.norm(g)) for g in grads]
@@ -435,6 +435,13 @@ class Session:
             val_accuracy=scores["accuracy"] if scores else None,
             grad_norms=norms,
         )
+
+    def _evaluate(self, X: Array, Y: Array) -> dict[str, float | None]:
+        """``psinet.evaluate``; None for what overflowed (after divergence)."""
+        try:
+            return dict(psinet.evaluate(self.net, X, Y, self.config.loss, l2=self.config.l2))
+        except ValueError:
+            return {"loss": None, "accuracy": None}
 
     # -------------------------------------------------------------- what the page shows
     def select(self, index: int) -> JSON:
