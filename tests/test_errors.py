@@ -667,3 +667,32 @@ def test_plot_network_and_figure_check_their_arguments():
     with pytest.raises(ValueError, match=r"figsize must be in \(0, inf\)"):
         plot.figure((0, 2))
     assert tuple(plot.figure((3, 2)).get_size_inches()) == (3.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: sch.ExponentialDecay(0.1, 0.5)(10**400),
+        lambda: sch.StepDecay(0.1, every=1)(10**400),
+        lambda: sch.StepDecay(0.1, every=10**400),
+        lambda: sch.CosineDecay(0.1, epochs=10**400),
+        lambda: opt.SGD(sch.StepDecay(0.1)).set_epoch(10**400),
+        lambda: opt.Adam().load_state_dict({**opt.Adam().state_dict(), "t": 10**400}),
+    ],
+)
+def test_huge_epoch_and_step_counts_are_value_errors(call):
+    with pytest.raises(ValueError, match=r"must be below 2\*\*63, got ~10\*\*400"):
+        call()
+
+
+def test_int64_sized_epochs_still_work():
+    assert sch.ExponentialDecay(0.1, 0.5)(2**63 - 1) == 0.0
+    assert sch.StepDecay(0.1, every=1)(2**62) == 0.0
+
+
+def test_weights_index_out_of_range_is_an_index_error_that_says_so():
+    net = Network([2, 1], "sigmoid")
+    for l in (10**400, 1, -2):
+        with pytest.raises(IndexError, match=r"weights index must be in \[0, 1\)"):
+            net.weights[l]
+    assert net.weights[-1] is net.weights[0]

@@ -242,7 +242,7 @@ def check_int(
         raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {shown(value)}")
     result = int(value)
     if result < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {shown(result)}")
+        raise ValueError(f"{name} must be >= {shown(minimum)}, got {shown(result)}")
     if maximum is not None and result > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {shown(result)}")
     return result

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import activations as _activations
-from ._checks import as_batch, as_float_array, check_seed, refuse_overflow
+from ._checks import as_batch, as_float_array, check_seed, refuse_overflow, shown
 from ._contract import adopt, annotate, checked_array
 from .activations import Activation
 
@@ -100,6 +100,8 @@ class Weights(Sequence[Array]):
     def __getitem__(self, l: int) -> Array:  # type: ignore[override]
         if isinstance(l, (bool, np.bool_)):  # a bool would index as 0 or 1
             raise TypeError(f"weights index must be an int, got bool {l!r}")
+        if isinstance(l, (int, np.integer)) and not -len(self) <= l < len(self):
+            raise IndexError(f"weights index must be in [0, {len(self)}), got {shown(l)}")
         return self._arrays[l]
 
     def __len__(self) -> int:
@@ -110,9 +112,9 @@ class Weights(Sequence[Array]):
 
     def __setitem__(self, l: int, W: Any) -> None:
         if isinstance(l, (bool, np.bool_)) or not isinstance(l, (int, np.integer)):
-            raise TypeError(f"weights index must be an int, got {type(l).__name__} {l!r:.40}")
+            raise TypeError(f"weights index must be an int, got {type(l).__name__} {shown(l)}")
         if not -len(self) <= l < len(self):
-            raise IndexError(f"weights index must be in [0, {len(self)}), got {l}")
+            raise IndexError(f"weights index must be in [0, {len(self)}), got {shown(l)}")
         self._arrays[l] = self._net._checked_weight(int(l) % len(self), W)
 
     def __repr__(self) -> str:

@@ -23,7 +23,7 @@ import math
 import operator
 from typing import Any
 
-from ._checks import check_float
+from ._checks import check_float, shown
 
 __all__ = [
     "Constant",
@@ -46,9 +46,12 @@ def _as_int(name: str, value: object) -> int:
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     try:
-        return operator.index(value)  # type: ignore[arg-type]
+        result = operator.index(value)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    if abs(result) >= 2**63:  # beyond it, lr · drop^epoch would raise OverflowError
+        raise ValueError(f"{name} must be below 2**63, got {shown(result)}")
+    return result
 
 
 def _positive_lr(lr: object) -> float:
