@@ -415,14 +415,6 @@ class Session:
         state["elapsed_ms"] = 1000 * (time.perf_counter() - start)
         return state
 
-    def _evaluate(self, X: Any, Y: Any) -> dict[str, float]:
-        """psinet.evaluate; a loss that overflowed (after divergence) is inf, a gap."""
-        c = self.config
-        try:
-            return psinet.evaluate(self.net, X, Y, c.loss, l2=c.l2)
-        except ValueError:  # psinet refuses a loss that overflowed
-            return {"loss": math.inf, "accuracy": math.nan}
-
     def _point(self) -> Point:
         c = self.config
         X_train, Y_train = self.data.train
