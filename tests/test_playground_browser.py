@@ -168,7 +168,14 @@ def test_a_learner_trains_spirals_and_reads_psi_in_the_backward_view(browser, se
         assert abs(shown[key] - value) <= 1e-9, (key, shown[key], value)
     assert not problems, problems
     print(f"Play → first updated frame: {play_to_frame_ms:.0f} ms; Pause took {pause_ms:.0f} ms")
-    page.close()
+
+    # Closing the page tells the server, which forgets the session.
+    assert session in server.app.sessions
+    page.close(run_before_unload=True)
+    deadline = time.monotonic() + 5
+    while session in server.app.sessions and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert session not in server.app.sessions
 
 
 def test_a_learning_rate_that_diverges_shows_a_message(browser, server, tmp_path):

@@ -497,8 +497,8 @@
     const L = sizes.length - 1;
     const sample = traced(state);
     const backward = ui.view === "backward";
-    const nodeW = 78, nodeH = sample && !backward ? 30 : 22, gapY = 8;
-    const top = 54, colGap = Math.max(nodeW + 60, Math.min(190, 640 / L));
+    const nodeW = L > 3 ? 66 : 78, nodeH = sample && !backward ? 30 : 22, gapY = 8;
+    const top = 62, colGap = Math.max(nodeW + (L > 3 ? 36 : 60), Math.min(190, 640 / L));
     const rows = Math.max(...sizes.map((n, c) => n + (c < L ? 1 : 0)));
     const height = top + rows * (nodeH + gapY) + 26;
     const width = 40 + L * colGap + nodeW + 20;
@@ -545,11 +545,13 @@
     // columns: titles, neurons and bias nodes
     for (let c = 0; c <= L; c++) {
       const [cx] = centre(c, 0);
-      const title = c === 0 ? "input X₀" : c === L ? `output · ${state.config.output}` : `hidden ${c} · ${state.config.activations[c - 1]}`;
-      svg.append(el("text", { class: "column-title", x: cx, y: 16, "text-anchor": "middle" }, title));
-      let sub = c === 0 ? "X̄₀ = [x, 1]" : backward ? `Ψ_${c - 1} = ∂E/∂z_${c - 1}` : `z_${c - 1}, f_${c - 1}(z_${c - 1})`;
-      if (c > 0 && c < L) sub += ` · ${sizes[c]} neurons`;
-      svg.append(el("text", { class: "column-sub", x: cx, y: 31, "text-anchor": "middle" }, sub));
+      // three short lines: the layer, its f (or the input), and what its nodes show
+      const title = c === 0 ? "input" : c === L ? "output" : `hidden ${c}`;
+      const f = c === 0 ? "X̄₀ = [x, 1]" : c === L ? state.config.output : state.config.activations[c - 1];
+      const shows = c === 0 ? "" : backward ? `Ψ_${c - 1} = ∂E/∂z_${c - 1}` : `z_${c - 1}, f(z_${c - 1})`;
+      svg.append(el("text", { class: "column-title", x: cx, y: 14, "text-anchor": "middle" }, title));
+      svg.append(el("text", { class: "column-sub", x: cx, y: 29, "text-anchor": "middle" }, f));
+      svg.append(el("text", { class: "column-sub", x: cx, y: 44, "text-anchor": "middle" }, shows));
       for (let j = 0; j < sizes[c]; j++) svg.append(neuron(state, c, j, centre(c, j), nodeW, nodeH));
       if (c < L) {
         const [bx, by] = centre(c, sizes[c]);
@@ -583,7 +585,7 @@
     const lines = [];
     let tip = "";
     if (c === 0) {
-      lines.push(sample ? `x${j + 1} = ${fmt(sample.x[j])}` : `x${j + 1}`);
+      lines.push(sample ? `x${j + 1} ${fmt(sample.x[j])}` : `x${j + 1}`);
       tip = sample ? `x${j + 1} = ${sample.x[j]}` : `input ${j}`;
     } else if (sample && !backward) {
       const layer = sample.layers[c - 1];
