@@ -696,3 +696,16 @@ def test_weights_index_out_of_range_is_an_index_error_that_says_so():
         with pytest.raises(IndexError, match=r"weights index must be in \[0, 1\)"):
             net.weights[l]
     assert net.weights[-1] is net.weights[0]
+
+
+def test_layer_gradient_norms_and_accuracy_check_their_arguments():
+    from psinet import plot
+
+    np.testing.assert_array_equal(plot.layer_gradient_norms([[[10**20]]]), [1e20])
+    with pytest.raises(ValueError, match=r"grads\[0\] must hold numbers within float64"):
+        plot.layer_gradient_norms([[[10**400]]])
+    with pytest.raises(ValueError, match=r"grads\[0\] is a masked array"):
+        plot.layer_gradient_norms([np.ma.array([[1.0]], mask=[[1]])])
+    assert plot.layer_gradient_norms([np.array([[np.longdouble("1e400")]])])[0] == np.inf
+    with pytest.raises(TypeError, match="multilabel must be True or False"):
+        psinet.accuracy([[0.9], [0.1]], [1, 0], multilabel="no")

@@ -37,6 +37,7 @@ from ._checks import (
     check_float,
     check_int,
     check_network,
+    objects_as_floats,
     refuse_masked,
 )
 
@@ -582,10 +583,12 @@ def layer_gradient_norms(grads: Sequence[Any]) -> Array:
         raise ValueError("grads must hold at least one gradient array, got an empty list")
     norms = np.empty(len(grads))
     for l, g in enumerate(grads):
-        g = np.asarray(g)
+        refuse_masked(g, f"grads[{l}]")
+        g = objects_as_floats(np.asarray(g), f"grads[{l}]")  # Python ints beyond int64
         if g.dtype.kind not in "biuf":
             raise TypeError(f"grads[{l}] must be a numeric array, got dtype {g.dtype}")
-        g = np.abs(g.astype(np.float64, copy=False))
+        with np.errstate(over="ignore"):  # a long double beyond float64 is shown as inf
+            g = np.abs(g.astype(np.float64, copy=False))
         scale = g.max(initial=0.0)
         if scale > 0 and np.isfinite(scale):
             norms[l] = scale * np.sqrt(np.sum((g / scale) ** 2))  # no overflow for |g| > 1e154

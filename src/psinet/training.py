@@ -235,6 +235,7 @@ def accuracy(y_hat: Any, Y: Any, *, multilabel: bool = False) -> float:
     """
     refuse_masked(y_hat, "y_hat")
     refuse_masked(Y, "Y")
+    multilabel = check_bool(multilabel, "multilabel")
     y_hat, Y = np.asarray(y_hat), np.asarray(Y)
     if y_hat.ndim == 1:
         y_hat = y_hat[:, None]
