@@ -31,7 +31,7 @@ from .gradcheck import check_gradients, numerical_gradients
 from .io import load
 from .losses import register as register_loss
 from .network import ForwardCache, Network
-from .preprocessing import Standardizer, one_hot, standardize, train_test_split
+from .preprocessing import NotFittedError, Standardizer, one_hot, standardize, train_test_split
 from .training import EarlyStopping, History, accuracy, evaluate, fit
 
 __version__ = "0.1.0"
@@ -41,6 +41,7 @@ __all__ = [
     "ForwardCache",
     "History",
     "Network",
+    "NotFittedError",
     "Standardizer",
     "__version__",
     "accuracy",

@@ -99,7 +99,10 @@ def gradients(
     return_psi : bool
         Also return copies of the ``Ψ_l``, ndarray of shape (N, n_{l+1}) each.
     out : sequence of ndarray or None
-        Arrays shaped like ``net.weights`` to write the gradients into.
+        Arrays shaped like ``net.weights`` to write the gradients into: writeable, of
+        the network's dtype, sharing no memory with the weights or with each other.
+        A call refused because the loss or the gradients overflowed (ValueError) may
+        have written into them.
 
     Returns
     -------
