@@ -62,9 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         all_passed &= report.passed
     say(
-        "Note: at the kinks of relu, leaky_relu and elu (z = 0) finite differences are\n"
-        "themselves wrong within ±2ε of the kink; there a failed check says nothing\n"
-        "about backprop. Check on inputs whose |z| stays clear of 0."
+        "Each layer passes, fails, or is unresolved: finite differences cannot resolve\n"
+        "gradients that vanish below the rounding of E (deep sigmoid networks), and near\n"
+        "the kinks of relu, leaky_relu and elu (z = 0) they are themselves wrong, so there\n"
+        "a failed check says nothing about backprop (the report names the kink). Check on\n"
+        "inputs whose |z| stays clear of 0."
     )
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "gradient_check.txt"

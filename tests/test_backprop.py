@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import psinet
 from _helpers import valid_targets
-from psinet import Network, gradients, numerical_gradients
+from psinet import Network, check_gradients, gradients, numerical_gradients
 from psinet.activations import ACTIVATIONS
 from psinet.backprop import loss_value
 from psinet.gradcheck import relative_error
@@ -31,8 +31,9 @@ def problems(draw):
         st.lists(st.sampled_from(sorted(ACTIVATIONS)), min_size=n_layers - 1, max_size=n_layers - 1)
     )
     out = draw(st.sampled_from(OUTPUTS[loss]))
-    if out == "softmax" and sizes[-1] == 1:
-        sizes[-1] = 2  # a one-unit softmax is the constant 1
+    for l, f in enumerate([*hidden, out]):
+        if f == "softmax" and sizes[l + 1] == 1:
+            sizes[l + 1] = 2  # a one-unit softmax is the constant 1: nothing to check before it
     n_samples = draw(st.integers(1, 16))
     seed = draw(st.integers(0, 2**32 - 1))
     return sizes, [*hidden, out], loss, n_samples, seed
@@ -48,25 +49,40 @@ def build(sizes, acts, loss, n_samples, seed):
     return net, X, Y
 
 
-@given(problems())
-def test_backprop_matches_finite_differences(problem):
-    sizes, acts, loss, n_samples, seed = problem
-    net, X, Y = build(sizes, acts, loss, n_samples, seed)
-    net.forward(X)
-    # Keep the kinks out of reach of the finite-difference steps (±2ε = ±2e-3).
-    margins = [np.abs(z).min() for z, f in zip(net.cache.z, net.activations) if f.name in KINKED]
-    assume(min(margins, default=1.0) > 0.05)
-    y_hat = net.cache.y_hat
-    if loss != "mse" and not net.activations[-1].name == psinet.losses.get(loss).fused_activation:
-        assume(y_hat.min() > 1e-3 and y_hat.max() < 1 - 1e-3)  # unfused logs: stay off 0 and 1
+def test_backprop_matches_finite_differences():
+    """On random networks the check passes; 'unresolved' stays a small minority.
 
-    grads, E = gradients(net, X, Y, loss)
-    numeric = numerical_gradients(net, X, Y, loss)
-    # Rounding in E bounds any finite difference's absolute accuracy at ~1e-16·|E|/ε.
-    tiny = 1e-6 * max(1.0, abs(E))
-    for l, (g, n) in enumerate(zip(grads, numeric)):
-        assert g.shape == net.weights[l].shape
-        assert relative_error(g, n, tiny).max() <= 1e-6, f"layer {l}: {g} vs {n}"
+    check_gradients reports a layer unresolved when finite differences cannot resolve
+    its gradient to the threshold; that must not hide failures, so it is counted.
+    """
+    statuses = []
+
+    @given(problems())
+    def check(problem):
+        sizes, acts, loss, n_samples, seed = problem
+        net, X, Y = build(sizes, acts, loss, n_samples, seed)
+        net.forward(X)
+        # Keep the kinks out of reach of the finite-difference steps (±4ε = ±4e-3).
+        margins = [
+            np.abs(z).min() for z, f in zip(net.cache.z, net.activations) if f.name in KINKED
+        ]
+        assume(min(margins, default=1.0) > 0.05)
+        y_hat = net.cache.y_hat
+        if (
+            loss != "mse"
+            and not net.activations[-1].name == psinet.losses.get(loss).fused_activation
+        ):
+            assume(y_hat.min() > 1e-3 and y_hat.max() < 1 - 1e-3)  # unfused logs: off 0 and 1
+
+        report = check_gradients(net, X, Y, loss)
+        assert [g.shape for g in report.backprop] == [W.shape for W in net.weights]
+        assert report.status != "failed", str(report)
+        statuses.append(report.status)
+
+    check()
+    n_unresolved = statuses.count("unresolved")
+    assert len(statuses) >= 20, statuses
+    assert n_unresolved <= 0.1 * len(statuses), f"{n_unresolved} of {len(statuses)} unresolved"
 
 
 @pytest.mark.parametrize("loss", sorted(LOSSES))

@@ -15,15 +15,28 @@ at four passes per weight; its error is far smaller, so a disagreement
 with backprop means a bug, not a coarse reference. Finite differences are how
 psinet *tests* backprop, never how it trains.
 
-``check_gradients`` compares the two, layer by layer, with the relative error
-``|a − b| / max(|a|, |b|, tiny)`` (elementwise, maximum per layer). A layer passes
-when that maximum is at most ``threshold`` (default :data:`DEFAULT_THRESHOLD`,
-1e-6). On float64 and well-scaled problems (E of order 1, outputs not saturated)
-backprop agrees with the default reference to about 1e-9. ``tiny`` (default
-:data:`DEFAULT_TINY`, 1e-6) keeps entries that are both (nearly) zero from dividing
-by zero: below it the error is in effect absolute. Rounding in E limits any finite
-difference to an absolute accuracy of about ``1e-16·|E|/ε``; for large E raise
-``tiny`` in proportion.
+``check_gradients`` compares the two, layer by layer, and first asks what the finite
+differences can resolve. Their error has two parts:
+
+* **rounding**: E is a rounded float, known to some ``δE`` (at least ε_machine times
+  |E| or the output layer's |z|, more when rounding noise builds up, which is measured);
+  the stencil divides it by ε: ``≈ Σ|c_i|·δE/ε`` (``1.5·δE/ε`` for ``order=4``);
+* **truncation**: the ``O(ε⁴)`` (``O(ε²)``) term, estimated per weight from the same
+  stencil at a second step (``2ε``): ``D(2ε) − D(ε) ≈ (2⁴ − 1)·error``.
+
+An entry that finite differences resolve to the ``threshold`` (their error is at most
+half of ``threshold·max(|bp|, |fd|)``) is compared by its **relative error**
+``|bp − fd| / max(|bp|, |fd|)``; the other entries by their **absolute error**
+``|bp − fd|``, which may be as large as the finite differences' own error. A layer
+
+* **fails** when some entry differs by more than that;
+* is **unresolved** when no entry is resolved to the threshold: its gradients have
+  (nearly) vanished below the rounding of E, are exactly 0, or E is not smooth on the
+  scale of ε (a relu kink within reach). The report says which, and what to try;
+* **passes** otherwise. ``report.passed`` is True only when every layer passed.
+
+On float64 and well-scaled problems (E of order 1) backprop agrees with the default
+reference to about 1e-9 and every layer whose gradients exceed ~1e-5 is resolved.
 
 >>> import numpy as np
 >>> from psinet import Network
@@ -44,6 +57,7 @@ import numpy as np
 
 from . import losses as _losses
 from ._checks import as_batch, as_targets, check_float, check_int, check_network
+from .activations import ELU, LeakyReLU, ReLU
 from .backprop import _check_l2, gradients, loss_value
 from .losses import Loss
 from .network import Network
@@ -57,7 +71,7 @@ DEFAULT_EPS_ORDER_2 = 1e-5
 DEFAULT_THRESHOLD = 1e-6
 """A layer passes when its max relative error is at most this."""
 DEFAULT_TINY = 1e-6
-"""Floor of the relative error's denominator."""
+"""Default floor of :func:`relative_error`'s denominator."""
 
 
 def numerical_gradients(
@@ -121,41 +135,137 @@ _STENCILS = {
 
 
 def relative_error(a: Array, b: Array, tiny: float = DEFAULT_TINY) -> Array:
-    """Elementwise ``|a − b| / max(|a|, |b|, tiny)``: ndarray shaped like ``a``."""
+    """Elementwise ``|a − b| / max(|a|, |b|, tiny)``: ndarray shaped like ``a``.
+
+    Below ``tiny`` the denominator is ``tiny``: there the error is in effect absolute.
+    """
     return np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), tiny)
 
 
 @dataclass
-class GradientCheck:
-    """The result of :func:`check_gradients`, one entry per weight layer.
+class LayerCheck:
+    """One layer's row of a :class:`GradientCheck`.
 
-    ``errors[l]`` is the max relative error of layer l; ``backprop[l]`` and
-    ``numerical[l]`` are the two gradients, ndarray of shape (n_{l+1}, n_l + 1).
+    * ``max_grad``: ``max |∂E/∂W_l|`` from backprop;
+    * ``fd_error``: what the finite differences can resolve here: the largest estimated
+      absolute error of their entries, ``rounding + truncation``;
+    * ``rounding``: ``≈ Σ|c_i|·δE/ε`` (δE the rounding error of one evaluation of E);
+    * ``truncation``: the largest per-entry truncation error, estimated from the
+      same stencil at two step sizes;
+    * ``rel_error``: ``max |bp − fd| / max(|bp|, |fd|)`` over the ``n_relative``
+      entries the finite differences resolve to the threshold (NaN when none);
+    * ``abs_error``: ``max |bp − fd|`` over the other ``n_absolute`` entries, which may
+      differ by their own finite-difference error (NaN when none);
+    * ``status``: ``"passed"``, ``"failed"`` or ``"unresolved"``; ``cause`` in a word
+      (``""``, ``"mismatch"``, ``"not finite"``, ``"zero"``, ``"vanished"``,
+      ``"not smooth"``) and ``reason`` in a sentence, with what to try.
     """
 
-    errors: list[float]
+    layer: int
+    shape: tuple[int, ...]
+    max_grad: float
+    fd_error: float
+    rounding: float
+    truncation: float
+    rel_error: float
+    abs_error: float
+    n_relative: int
+    n_absolute: int
+    status: str
+    cause: str
+    reason: str
+
+
+@dataclass
+class GradientCheck:
+    """The result of :func:`check_gradients`: one :class:`LayerCheck` per weight layer.
+
+    ``layers[l]`` is layer l's row; ``backprop[l]`` and ``numerical[l]`` are the two
+    gradients, ndarray of shape (n_{l+1}, n_l + 1). ``passed`` is True only when every
+    layer was resolved by the finite differences *and* agreed; ``print`` the report for
+    a table, with the reason and some advice for each layer that did not pass.
+    """
+
+    layers: list[LayerCheck]
     backprop: list[Array]
     numerical: list[Array]
     threshold: float
+    eps: float
+    order: int
+    E: float
 
     @property
     def passed(self) -> bool:
-        """True when every layer's max relative error is at most ``threshold``."""
-        return all(e <= self.threshold for e in self.errors)
+        """True when every layer is ``"passed"``: resolved, and agreeing."""
+        return all(row.status == "passed" for row in self.layers)
+
+    @property
+    def status(self) -> str:
+        """``"failed"`` if a layer failed, else ``"unresolved"`` if one was, else ``"passed"``."""
+        statuses = {row.status for row in self.layers}
+        return next(s for s in ("failed", "unresolved", "passed") if s in statuses)
+
+    @property
+    def errors(self) -> list[float]:
+        """Each layer's max relative error over its resolved entries (NaN when none)."""
+        return [row.rel_error for row in self.layers]
 
     @property
     def max_error(self) -> float:
-        """The largest relative error over all layers."""
-        return max(self.errors)
+        """The largest relative error over all layers' resolved entries (NaN when none)."""
+        finite = [e for e in self.errors if not np.isnan(e)]
+        return max(finite) if finite else float("nan")
 
     def __str__(self) -> str:
-        lines = ["layer  W shape      max |∂E/∂W|   max rel. error  ok", "-" * 52]
-        for l, (e, g) in enumerate(zip(self.errors, self.backprop, strict=True)):
-            ok = "yes" if e <= self.threshold else "NO"
-            shape = f"{g.shape}"
-            lines.append(f"{l:<5}  {shape:<11}  {np.abs(g).max():<12.4e}  {e:<14.3e}  {ok}")
-        verdict = "passed" if self.passed else "FAILED"
-        lines.append(f"{verdict} (threshold {self.threshold:g})")
+        def number(x: float, n: int) -> str:
+            return "—" if np.isnan(x) else f"{x:.2e} ({n})"
+
+        header = ("layer", "W shape", "max |∂E/∂W|", "fd error ≈", "max rel. error",
+                  "max abs. error", "status")  # fmt: skip
+        rows = [header]
+        for r in self.layers:
+            rows.append(
+                (
+                    str(r.layer),
+                    f"{r.shape}",
+                    f"{r.max_grad:.3e}",
+                    f"{r.fd_error:.1e}",
+                    number(r.rel_error, r.n_relative),
+                    number(r.abs_error, r.n_absolute),
+                    r.status,
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        ]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(
+            f"rel. error |bp − fd| / max(|bp|, |fd|) over the (n) entries the finite differences "
+            f"resolve\nto the threshold {self.threshold:g}; abs. error |bp − fd| over the others, "
+            f"allowed up to their fd error\n(order-{self.order} central differences, "
+            f"ε = {self.eps:g}, E = {self.E:.6g})"
+        )
+        groups: list[list[LayerCheck]] = []  # consecutive layers with the same verdict
+        for r in self.layers:
+            if r.status == "passed":
+                continue
+            last = groups[-1][-1] if groups else None
+            if last and (last.layer, last.status, last.cause) == (r.layer - 1, r.status, r.cause):
+                groups[-1].append(r)
+            else:
+                groups.append([r])
+        for group in groups:
+            first, worst = group[0], max(group, key=lambda r: r.max_grad)
+            which = (
+                f"layer {first.layer}"
+                if len(group) == 1
+                else (f"layers {first.layer}–{group[-1].layer}")
+            )
+            example = "" if len(group) == 1 else f" (layer {worst.layer})"
+            lines.append(f"{which} {first.status}{example}: {worst.reason}")
+        verdict = {"passed": "passed", "failed": "FAILED", "unresolved": "UNRESOLVED"}
+        lines.append(f"{verdict[self.status]} (threshold {self.threshold:g})")
         return "\n".join(lines)
 
 
@@ -169,21 +279,191 @@ def check_gradients(
     order: int = 4,
     l2: float = 0.0,
     threshold: float = DEFAULT_THRESHOLD,
-    tiny: float = DEFAULT_TINY,
+    tiny: float | None = None,
 ) -> GradientCheck:
     """Compare backprop's gradients with :func:`numerical_gradients`, layer by layer.
 
     ``X``: ndarray of shape (N, n_0); ``Y``: ndarray of shape (N, n_L). A float32
     network is checked on a float64 copy. Returns a :class:`GradientCheck`; print it
     for a per-layer table. ``net`` is left bit-identical (its cache is refreshed).
+
+    Per layer, the finite differences' own error is estimated (see the module
+    docstring). An entry they resolve to ``threshold`` is compared by its relative
+    error; the others may differ by their finite-difference error. A layer *fails*
+    when some entry differs by more than that; it is *unresolved* when no entry is
+    resolved to ``threshold`` (typically: gradients vanishing below the rounding of E);
+    it *passes* otherwise. ``tiny`` (optional) compares entries smaller than it
+    absolutely too, allowing ``threshold·tiny``.
     """
     net = check_network(net)
-    threshold = check_float(threshold, "threshold", 0.0)
-    tiny = check_float(tiny, "tiny", 0.0, low_open=True)
+    threshold = check_float(threshold, "threshold", 0.0, low_open=True)
+    tiny = None if tiny is None else check_float(tiny, "tiny", 0.0)
+    loss = _losses.get(loss)
     work = net if net.dtype == np.float64 else net.copy(dtype=np.float64)
     numeric = numerical_gradients(work, X, Y, loss, eps=eps, order=order, l2=l2)
-    analytic, _ = gradients(work, X, Y, loss, l2=l2)
-    errors = [
-        float(relative_error(a, b, tiny).max()) for a, b in zip(analytic, numeric, strict=True)
-    ]
-    return GradientCheck(errors=errors, backprop=analytic, numerical=numeric, threshold=threshold)
+    h = (DEFAULT_EPS if order == 4 else DEFAULT_EPS_ORDER_2) if eps is None else float(eps)
+    # The same stencil at a second step: its difference estimates the truncation error.
+    h2 = 2 * h if 2 * h < 1 else h / 2
+    numeric_2 = numerical_gradients(work, X, Y, loss, eps=h2, order=order, l2=l2)
+    analytic, E = gradients(work, X, Y, loss, l2=l2)
+    assert work.cache is not None
+    # E is computed from the output layer's z (ŷ = f(z)): it cannot be known better than
+    # ε_machine times their size, even where E itself is 0 (log-sum-exp cancels).
+    z_out = work.cache.z[-1]
+    E_scale = max(abs(E), float(np.abs(z_out).max(axis=1).mean()))
+    kinks = _near_kinks(work, 40 * h)
+    X, _ = as_batch(X, "X", work.n_inputs, work.dtype)
+    Y = as_targets(Y, X.shape[0], work.n_outputs, work.dtype)
+    _, coefficients = _STENCILS[order]
+    stencil = sum(abs(c) for c in coefficients)  # Σ|c_i|: how the stencil sums E's errors
+    layers = []
+    for l, (g, n, n2) in enumerate(zip(analytic, numeric, numeric_2, strict=True)):
+        dE = _rounding_of_E(work, X, Y, loss, l2, l, E_scale)
+        rounding = ROUNDING_SAFETY * stencil * dE / h
+        # err(h) ∝ h^order, so D(h2) − D(h) = ((h2/h)^order − 1)·err(h)
+        truncation = TRUNCATION_SAFETY * np.abs(n2 - n) / abs((h2 / h) ** order - 1)
+        row = _compare_layer(l, g, n, rounding, truncation, threshold, tiny or 0.0, dE, h)
+        if row.status == "failed" and row.cause == "mismatch" and kinks:
+            row.reason += (
+                f"; but {kinks} is within reach of the steps, where finite differences "
+                "straddle the kink and are wrong themselves: check on other inputs"
+            )
+        layers.append(row)
+    return GradientCheck(
+        layers=layers,
+        backprop=analytic,
+        numerical=numeric,
+        threshold=float(threshold),
+        eps=h,
+        order=order,
+        E=E,
+    )
+
+
+ROUNDING_SAFETY = 4.0
+"""The rounding error of a finite difference is taken as this many times ``Σ|c_i|·δE/ε``."""
+TRUNCATION_SAFETY = 2.0
+"""The truncation error is taken as this many times its two-step estimate."""
+RESOLVED = 2.0
+"""An entry is compared relatively when its fd error is at most threshold·|entry| / RESOLVED."""
+
+
+def _near_kinks(net: Network, reach: float) -> str:
+    """Which kinked built-in activations (relu, leaky_relu, elu) have some |z| < reach·|x|.
+
+    ``net`` has just run forward; returns e.g. ``"a relu kink (layer 0, |z| = 1e-04)"``
+    or ``""``. ``|x|`` is the largest input entry of that layer (at least 1).
+    """
+    assert net.cache is not None
+    found = []
+    for l, f in enumerate(net.activations):
+        if type(f) in (ReLU, LeakyReLU, ELU):
+            z_min = float(np.abs(net.cache.z[l]).min())
+            if z_min < reach * max(1.0, float(np.abs(net.cache.X_bar[l]).max())):
+                found.append(f"a {f.name} kink (layer {l}, |z| = {z_min:.0e})")
+    return ", ".join(found)
+
+
+def _rounding_of_E(
+    net: Network, X: Array, Y: Array, loss: Loss, l2: float, l: int, E_scale: float
+) -> float:
+    """δE, the rounding error of one evaluation of E, seen by layer ``l``'s weights.
+
+    At least ``ε_machine·E_scale`` (E is a rounded float, computed from numbers of
+    size ``E_scale``: the larger of |E| and the output layer's |z|); larger when rounding noise
+    builds up: measured from the third differences of E at 12 points spaced far less
+    than ε apart along one weight of the layer (its first neuron's bias), where E's
+    smooth part is a straight line and what is left is rounding.
+    """
+    W = net.weights[l]
+    index = (0, W.shape[1] - 1)
+    w = W[index]
+    delta = max(1e-9, 64 * float(np.spacing(abs(w))))
+    values = []
+    try:
+        for k in range(12):
+            W[index] = w + k * delta
+            values.append(loss_value(net, X, Y, loss, l2))
+    finally:
+        W[index] = w  # restore the saved value itself: bit-identical
+    third = np.diff(values, 3)  # each: 1, −3, 3, −1 times E, so √20·δE of noise
+    measured = float(np.sqrt(np.mean(third * third) / 20)) if np.isfinite(third).all() else 0.0
+    return max(float(np.finfo(np.float64).eps) * E_scale, measured)
+
+
+def _compare_layer(
+    l: int,
+    g: Array,
+    n: Array,
+    rounding: float,
+    truncation: Array,
+    threshold: float,
+    tiny: float,
+    dE: float,
+    h: float,
+) -> LayerCheck:
+    """One layer's verdict: backprop ``g`` against finite differences ``n`` (same shape)."""
+    size = np.maximum(np.abs(g), np.abs(n))  # max(|bp|, |fd|) per entry
+    fd_error = rounding + truncation  # per entry
+    diff = np.abs(g - n)
+    relative = (threshold * size >= RESOLVED * fd_error) & (size >= tiny) & (size > 0)
+    rel = np.divide(diff, size, out=np.zeros_like(diff), where=relative)
+    allowed = fd_error + threshold * np.maximum(size, tiny)
+    bad = np.where(relative, rel > threshold, diff > allowed)
+    n_relative = int(relative.sum())
+    row: dict[str, Any] = dict(
+        layer=l,
+        shape=g.shape,
+        max_grad=float(np.abs(g).max()),
+        fd_error=float(fd_error.max()),
+        rounding=float(rounding),
+        truncation=float(truncation.max()),
+        rel_error=float(rel.max()) if n_relative else float("nan"),
+        abs_error=float(diff[~relative].max()) if n_relative < g.size else float("nan"),
+        n_relative=n_relative,
+        n_absolute=g.size - n_relative,
+    )
+    if not np.isfinite(g).all():
+        return LayerCheck(
+            **row, status="failed", cause="not finite", reason="backprop's gradient is not finite"
+        )
+    if not np.isfinite(n).all():
+        reason = "E is not finite within a few ε of some weight: use other inputs or weights"
+        return LayerCheck(**row, status="unresolved", cause="not finite", reason=reason)
+    if bad.any():
+        excess = np.where(relative, rel / threshold, diff / allowed)
+        i = np.unravel_index(int(np.argmax(excess)), g.shape)
+        if relative[i]:
+            what = f"relative error {rel[i]:.2e} > threshold {threshold:g}"
+        else:
+            what = f"|bp − fd| = {diff[i]:.2e} > its fd error {fd_error[i]:.1e}"
+        reason = (
+            f"entry {tuple(int(k) for k in i)}: backprop {g[i]:.6g}, finite differences "
+            f"{n[i]:.6g}: {what}"
+        )
+        return LayerCheck(**row, status="failed", cause="mismatch", reason=reason)
+    if n_relative:
+        return LayerCheck(**row, status="passed", cause="", reason="")
+    if row["max_grad"] == 0:
+        reason = (
+            "backprop's gradient is exactly 0 here (E does not depend on these weights for "
+            "these inputs: dead relu units, a saturated or constant layer after them), and "
+            f"finite differences see no change beyond their error ≈{row['fd_error']:.1e}: "
+            "nothing to compare; use other inputs or weights"
+        )
+        return LayerCheck(**row, status="unresolved", cause="zero", reason=reason)
+    if rounding >= row["truncation"]:
+        reason = (
+            f"the gradients (max {row['max_grad']:.1e}) are too small for finite differences, "
+            f"which resolve ≈{row['fd_error']:.1e} here (E is known to ≈{dE:.1e}, the step is "
+            f"ε = {h:g}): not to the threshold {threshold:g}. The gradient has (nearly) vanished "
+            "before this layer: check a shallower network, inputs that keep the units out of "
+            "saturation, other inputs or a larger batch (the check already runs in float64)"
+        )
+        return LayerCheck(**row, status="unresolved", cause="vanished", reason=reason)
+    reason = (
+        f"E is not smooth on the scale of ε = {h:g}: the differences at two steps disagree "
+        f"by up to {row['truncation']:.1e} (a relu, leaky_relu or elu kink within a few ε of "
+        "some z, or strong curvature): use inputs with |z| clear of 0, or a smaller eps"
+    )
+    return LayerCheck(**row, status="unresolved", cause="not smooth", reason=reason)
