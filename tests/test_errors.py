@@ -709,3 +709,11 @@ def test_layer_gradient_norms_and_accuracy_check_their_arguments():
     assert plot.layer_gradient_norms([np.array([[np.longdouble("1e400")]])])[0] == np.inf
     with pytest.raises(TypeError, match="multilabel must be True or False"):
         psinet.accuracy([[0.9], [0.1]], [1, 0], multilabel="no")
+
+
+def test_fit_epochs_beyond_int64_are_refused_before_training():
+    net = Network([2, 1], "sigmoid", seed=0)
+    before = net.weights[0].copy()
+    with pytest.raises(ValueError, match=r"epochs must be <= 9223372036854775807, got ~10\*\*5000"):
+        net.fit([[0.0, 1.0]], [[1.0]], loss="mse", epochs=10**5000, verbose=0)
+    np.testing.assert_array_equal(net.weights[0], before)

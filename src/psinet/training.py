@@ -373,7 +373,7 @@ def fit(
     net = check_network(net)
     loss = _losses.get(loss)
     optimizer = _get_optimizer(optimizer)
-    epochs = check_int(epochs, "epochs", minimum=0)
+    epochs = check_int(epochs, "epochs", minimum=0, maximum=2**63 - 1)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     shuffle = check_bool(shuffle, "shuffle")
     seed = check_seed(seed)
