@@ -603,7 +603,7 @@ def _as_format_error(path: Path, what: str = "") -> Iterator[None]:
     """Turn what zipfile and NumPy raise for a damaged or foreign file into FormatError."""
     try:
         yield
-    except (FormatError, *_NOT_FORMAT_ERRORS):
+    except (FormatError, MemoryError, *_NOT_FORMAT_ERRORS):
         raise
     except Exception as exc:  # BadZipFile, zlib.error, EOFError, OSError, ValueError, ...
         # NumPy's own message may suggest allow_pickle=True: never right for a model file.
