@@ -513,3 +513,11 @@ def test_an_epoch_that_diverges_stops_at_the_same_step_as_steps_do():
     for W, W_steps in zip(by_epoch.net.weights, by_steps.net.weights):
         np.testing.assert_array_equal(W, W_steps)
         assert np.isfinite(W).all()
+
+
+def test_the_console_script_is_installed():
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "psinet-playground"]
+    assert script.value == "psinet.playground.server:main"
+    assert script.load() is server_module.main

@@ -390,7 +390,7 @@
     if (logY) { lo = Math.floor(lo); hi = Math.ceil(hi); }
     if (hi - lo < 1e-12) { hi += 0.5; lo -= logY ? 0.5 : 0; }
     if (!logY && yMin === null) lo = Math.min(0, lo);
-    const xMax = Math.max(xs[xs.length - 1], 1e-9);
+    const xMax = Math.max(xs[xs.length - 1], 1); // at least one epoch wide
     const X = (v) => left + (v / xMax) * (w - left - right);
     const Y = (v) => top + (1 - (tf(v) - lo) / (hi - lo)) * (h - top - bottom);
 
