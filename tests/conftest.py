@@ -14,3 +14,9 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None, max_examples=60)
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_configure(config):
+    """Without -m, leave out the notebooks (a Jupyter kernel each); CI runs -m notebooks."""
+    if not config.option.markexpr:
+        config.option.markexpr = "not notebooks"
