@@ -106,6 +106,15 @@ for l, (by_hand, fd) in enumerate(zip([grad_W_0, grad_W_1], numeric, strict=True
     assert error < 1e-10
 
 # %% [markdown]
+# `psinet.check_gradients` does this comparison layer by layer and reports, for each, whether
+# it passed, failed, or could not be resolved by the finite differences.
+
+# %%
+report = psinet.check_gradients(net, x[None, :], y[None, :], "mse")
+assert report.passed
+report
+
+# %% [markdown]
 # ## What Ψ means
 # $\Delta E \approx \psi\,\Delta z$: move hidden neuron 1's weighted sum by $\Delta$ (through
 # its bias, whose input is the constant 1) and the loss moves by about $\psi_{0,1}\Delta$.

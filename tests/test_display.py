@@ -189,3 +189,28 @@ def test_a_real_fit_history_displays():
 
     data, _ = DisplayFormatter().format(h)  # what a notebook cell ending in `h` shows
     assert "text/html" in data and "History: 12 epochs" in data["text/plain"]
+
+
+# ---------------------------------------------------------------------- gradient check
+def test_gradient_check_html_has_each_layer_status_and_the_verdict():
+    net = Network([3, 4, 2], ["tanh", "softmax"], seed=1)
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    report = psinet.check_gradients(net, X, np.eye(2)[[0, 1, 1, 0, 1]], "categorical_crossentropy")
+    text, tags = parse(report._repr_html_())
+    assert tags.count("tr") == 1 + 2
+    assert "gradient check: passed" in text and "passed (threshold 1e-06)" in text
+    for row in report.layers:
+        assert f"{row.rel_error:.2e} ({row.n_relative})" in text
+    assert len(repr(report)) < 120 and "passed" in repr(report)
+    assert pretty(report) == str(report)
+
+
+def test_gradient_check_html_shows_unresolved_layers_with_their_reason_escaped():
+    deep = Network([2, *[8] * 12, 1], "sigmoid", seed=0)  # Ψ vanishes in the first layers
+    report = psinet.check_gradients(deep, np.ones((2, 2)), np.ones((2, 1)), "mse")
+    assert report.status == "unresolved"
+    text, tags = parse(report._repr_html_())
+    assert "UNRESOLVED" in text and "unresolved" in text.split("gradient check: ")[1]
+    reasons = [row.reason for row in report.layers if row.status != "passed"]
+    assert reasons and reasons[-1][:40] in text
+    assert "script" not in tags

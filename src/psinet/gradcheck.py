@@ -216,36 +216,38 @@ class GradientCheck:
         finite = [e for e in self.errors if not np.isnan(e)]
         return max(finite) if finite else float("nan")
 
-    def __str__(self) -> str:
+    def _table(self) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+        """(header, one row per layer) of the report."""
+
         def number(x: float, n: int) -> str:
             return "—" if np.isnan(x) else f"{x:.2e} ({n})"
 
-        header = ("layer", "W shape", "max |∂E/∂W|", "fd error ≈", "max rel. error",
-                  "max abs. error", "status")  # fmt: skip
-        rows = [header]
-        for r in self.layers:
-            rows.append(
-                (
-                    str(r.layer),
-                    f"{r.shape}",
-                    f"{r.max_grad:.3e}",
-                    f"{r.fd_error:.1e}",
-                    number(r.rel_error, r.n_relative),
-                    number(r.abs_error, r.n_absolute),
-                    r.status,
-                )
+        header: tuple[str, ...] = (
+            "layer", "W shape", "max |∂E/∂W|", "fd error ≈", "max rel. error", "max abs. error",
+            "status",
+        )  # fmt: skip
+        rows: list[tuple[str, ...]] = [
+            (
+                str(r.layer),
+                f"{r.shape}",
+                f"{r.max_grad:.3e}",
+                f"{r.fd_error:.1e}",
+                number(r.rel_error, r.n_relative),
+                number(r.abs_error, r.n_absolute),
+                r.status,
             )
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-        lines = [
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+            for r in self.layers
         ]
-        lines.insert(1, "-" * len(lines[0]))
-        lines.append(
+        return header, rows
+
+    def _notes(self) -> list[str]:
+        """What the columns mean, a line per group of layers that did not pass, the verdict."""
+        lines = [
             f"rel. error |bp − fd| / max(|bp|, |fd|) over the (n) entries the finite differences "
             f"resolve\nto the threshold {self.threshold:g}; abs. error |bp − fd| over the others, "
             f"allowed up to their fd error\n(order-{self.order} central differences, "
             f"ε = {self.eps:g}, E = {self.E:.6g})"
-        )
+        ]
         groups: list[list[LayerCheck]] = []  # consecutive layers with the same verdict
         for r in self.layers:
             if r.status == "passed":
@@ -266,7 +268,50 @@ class GradientCheck:
             lines.append(f"{which} {first.status}{example}: {worst.reason}")
         verdict = {"passed": "passed", "failed": "FAILED", "unresolved": "UNRESOLVED"}
         lines.append(f"{verdict[self.status]} (threshold {self.threshold:g})")
-        return "\n".join(lines)
+        return lines
+
+    def __str__(self) -> str:
+        header, body = self._table()
+        rows = [header, *body]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        ]
+        lines.insert(1, "-" * len(lines[0]))
+        return "\n".join([*lines, *self._notes()])
+
+    def __repr__(self) -> str:
+        return (
+            f"GradientCheck(status={self.status!r}, max_error={self.max_error:.3g}, "
+            f"layers={len(self.layers)}, threshold={self.threshold:g})"
+        )
+
+    def _repr_html_(self) -> str:
+        """The per-layer report for Jupyter: status in words (and colour), notes below."""
+        import html
+
+        from ._display import html_table
+
+        header, rows = self._table()
+        colours = {"passed": "#1a7f37", "failed": "#cf222e", "unresolved": "#9a6700"}
+        styled = [
+            [
+                *(html.escape(c) for c in row[:-1]),
+                f'<b style="color: {colours.get(row[-1], "inherit")}">{html.escape(row[-1])}</b>',
+            ]
+            for row in rows
+        ]
+        notes = "".join(
+            f"<p>{html.escape(line).replace(chr(10), '<br>')}</p>" for line in self._notes()
+        )
+        caption = f"gradient check: {self.status}"
+        return html_table(header, styled, caption=caption, raw_cells=True) + notes
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """The report's text, for IPython's plain-text display."""
+        from ._display import pretty
+
+        pretty(p, cycle, str(self), "GradientCheck(...)")
 
 
 def check_gradients(
