@@ -686,3 +686,12 @@ def test_figures_display_in_a_notebook_without_matplotlib_inline():
     ]:
         data, _ = formatter.format(fig)
         assert data["image/png"][:8] == PNG_SIGNATURE
+
+
+def test_plot_network_numbers_only_the_layers_where_they_stay_readable():
+    """2-8-1: the first layer draws 8 × 3 = 24 edges (no numbers), the second 9 (numbered)."""
+    net = Network([2, 8, 1], ["tanh", "sigmoid"], seed=0)
+    printed = _texts_by_gid(psiplot.plot_network(net, [0.5, -0.5], [1.0], "mse", show="backward"))
+    assert not [g for g in printed if g.startswith("grad:0:")]
+    assert len([g for g in printed if g.startswith("grad:1:")]) == 9
+    assert len([g for g in printed if g.startswith("psi:0:")]) == 8  # every neuron keeps its Ψ

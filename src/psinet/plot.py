@@ -783,7 +783,8 @@ _NEGATIVE = "#7570b3"  # purple, dashed: w < 0
 _BIAS = "#1f77b4"  # blue: the bias node and its weights (the derivation's convention)
 _MAX_DRAWN = 10  # wider layers are summarised: first and last few neurons and "… k more"
 _KEEP_FIRST, _KEEP_LAST = 4, 3
-_MAX_EDGE_LABELS = 40  # more edges than this: no number on each edge
+_MAX_EDGE_LABELS = 40  # more edges than this in the picture: lines drawn see-through
+_MAX_LABELLED_LAYER = 16  # a layer with more edges than this: no number on its lines
 _SHOWS = ("weights", "forward", "backward")
 _DX, _DY, _RADIUS = 2.6, 1.0, 0.22
 
@@ -818,11 +819,12 @@ def plot_network(
     loss : str or Loss, optional
         Needed with ``X``.
     show : {"weights", "forward", "backward"}
-        ``"weights"``: each edge labelled with its weight (when at most 40 edges are
-        drawn). ``"forward"``: each input labelled ``x``, each neuron ``z`` and
-        ``f(z)``. ``"backward"``: each neuron labelled ``Ψ = ∂E/∂z`` and each edge
-        ``∂E/∂w`` (when at most 40 edges are drawn). The values are those of
-        :func:`psinet.trace` on ``(X, Y, loss)``, printed to 4 significant digits.
+        ``"weights"``: each edge labelled with its weight. ``"forward"``: each input
+        labelled ``x``, each neuron ``z`` and ``f(z)``. ``"backward"``: each neuron
+        labelled ``Ψ = ∂E/∂z`` and each edge ``∂E/∂w``. Edge numbers are printed for
+        the layers that draw at most 16 edges (bias included), where they stay
+        readable. The values are those of :func:`psinet.trace` on ``(X, Y, loss)``,
+        printed to 4 significant digits.
     path : str or os.PathLike, optional
         Where to write the figure (PNG unless the suffix names another format).
     ax : matplotlib Axes, optional
@@ -844,13 +846,14 @@ def plot_network(
         sum(r is not None for r in rows[l + 1]) * (sum(r is not None for r in rows[l]) + 1)
         for l in range(net.n_layers)
     )
-    label_edges = n_edges <= _MAX_EDGE_LABELS and show != "forward"
     height = max(len(r) + 1 for r in rows)
 
     fig, ax = _figure_and_axes(ax, (2.4 * net.n_layers + 3.2, 0.6 * height + 2.6))
     positions = [_layer_positions(k, r, height) for k, r in enumerate(rows)]
     max_w = max(float(np.abs(W).max(initial=0.0)) for W in net.weights) or 1.0
     for l, W in enumerate(net.weights):
+        drawn = sum(r is not None for r in rows[l + 1]) * (sum(r is not None for r in rows[l]) + 1)
+        label_edges = drawn <= _MAX_LABELLED_LAYER and show != "forward"  # numbers readable
         _draw_layer_edges(ax, l, W, record, positions, show, label_edges, max_w, n_edges)
     for k, layer_rows in enumerate(rows):
         _draw_layer_nodes(ax, net, k, layer_rows, positions[k], record, show, height * _DY)
@@ -1073,5 +1076,5 @@ def _network_title(net: Network, show: str, record: Any) -> str:
         return f"Forward pass of one sample ({shape}): $z = \\bar{{x}} W^T$, then $f(z)$"
     return (
         f"Backward pass of one sample ({shape}, {record.loss}, E = {_fmt(record.E)}):\n"
-        "Ψ = ∂E/∂z at each neuron, from the output back; ∂E/∂w on each edge"
+        "Ψ = ∂E/∂z at each neuron, from the output back; ∂E/∂w on the lines"
     )
