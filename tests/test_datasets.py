@@ -141,9 +141,9 @@ def test_spirals_without_noise_follow_the_arms(n_classes: int, data: st.DataObje
     X, y = spirals(n_samples=n, n_classes=n_classes, noise=0.0)
     counts = np.bincount(y, minlength=n_classes)
     assert counts.sum() == n and counts.max() - counts.min() <= 1
-    assert np.all(np.diff(y) >= 0)  # grouped by class
     for k in range(n_classes):
         arm = X[y == k]
+        arm = arm[np.argsort(np.hypot(arm[:, 0], arm[:, 1]), kind="stable")]  # along the arm
         n_k = counts[k]
         r = np.linspace(0.0, 1.0, n_k)
         t = np.linspace(4.0 * k, 4.0 * k + 4.0, n_k)
@@ -153,7 +153,7 @@ def test_spirals_without_noise_follow_the_arms(n_classes: int, data: st.DataObje
 
 def test_spirals_noise_moves_points_along_the_arm_only() -> None:
     # the noise is on the angle: radii are unchanged
-    X0, y0 = spirals(n_samples=90, noise=0.0)
+    X0, y0 = spirals(n_samples=90, noise=0.0, seed=0)
     X1, y1 = spirals(n_samples=90, noise=0.5, seed=0)
     np.testing.assert_array_equal(y0, y1)
     np.testing.assert_allclose(np.hypot(*X1.T), np.hypot(*X0.T), atol=1e-12)
@@ -172,6 +172,7 @@ def test_spirals_class_argument_errors() -> None:
 def test_moons_without_noise_on_unit_half_circles(n: int) -> None:
     X, y = moons(n_samples=n, noise=0.0)
     upper, lower = X[y == 0], X[y == 1]
+    upper, lower = upper[np.argsort(-upper[:, 0])], lower[np.argsort(lower[:, 0])]  # by angle
     assert len(upper) == n // 2 and len(lower) == n - n // 2
     # class 0: unit circle around (0, 0), upper half
     np.testing.assert_allclose(np.hypot(upper[:, 0], upper[:, 1]), 1.0, rtol=1e-12)
@@ -215,8 +216,24 @@ def test_sine_without_noise_is_sin(n: int, seed: int) -> None:
     X, y = sine(n_samples=n, noise=0.0, seed=seed)
     assert X.shape == (n, 1) and y.shape == (n, 1)
     assert np.all(X >= -np.pi) and np.all(X <= np.pi)
-    assert np.all(np.diff(X[:, 0]) >= 0)  # sorted
     np.testing.assert_array_equal(y, np.sin(X))
+
+
+@pytest.mark.parametrize("make", [spirals, moons, circles, sine])
+def test_generated_samples_come_in_a_seeded_random_order(make: Any) -> None:
+    """Any slice (fit's validation_split, a head) sees every class and every region."""
+    X, y = make(n_samples=200, seed=3)
+    X_again, y_again = make(n_samples=200, seed=3)
+    np.testing.assert_array_equal(X, X_again)
+    np.testing.assert_array_equal(y, y_again)
+    if make is sine:
+        assert np.any(np.diff(X[:, 0]) < 0)  # not sorted
+        assert X[:50, 0].min() < -1.0 and X[:50, 0].max() > 1.0
+    else:
+        head, tail = y[:40], y[-40:]
+        assert set(head) == set(tail) == set(y)  # both ends hold every class
+        assert np.sum(np.diff(y) != 0) > 50  # classes interleaved, not in blocks
+    assert not np.array_equal(make(n_samples=200, seed=4)[0], X)
 
 
 def test_sine_noise_has_given_std_and_x_covers_the_period() -> None:

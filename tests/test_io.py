@@ -489,7 +489,7 @@ def test_big_endian_file_loads(good: Path) -> None:
         (lambda o: o.update(hyper=[0.01]), "Adam optimizer is invalid"),
         (lambda o: o.update(t=10**17), None),  # large but in range: a valid step count
         (lambda o: o["hyper"].update(beta1=1.5), r"beta1 must be in \[0, 1\)"),
-        (lambda o: o["hyper"].update(lr=-1.0), "lr must be > 0"),
+        (lambda o: o["hyper"].update(lr=-1.0), "lr must be >= 0"),
         (lambda o: o["hyper"].update(exec="print(1)"), r"unknown key\(s\) \[.exec.\]"),
         (lambda o: o["hyper"].update(lr={"class": "Evil"}), "config.'class'. must be one of"),
         (lambda o: o.update(state_names={"m": 3}), r"unexpected \['opt_v_0'"),
@@ -778,7 +778,7 @@ def test_declared_size_must_match_the_member(good: Path) -> None:
         ('"alpha": 0.2', '"alpha": 1e308', r"alpha must be in \[0, 1\)"),
         ('"lr": 0.01', '"lr": 1e400', "out of range"),
         ('"lr": 0.01', '"lr": 1' + "0" * 400, "out of range"),
-        ('"lr": 0.01', '"lr": 1e-400', "lr must be > 0"),  # underflows to 0.0
+        ('"lr": 0.01', '"lr": -0.5', "lr must be >= 0"),  # the constructor's own check
         ('"t": 2', '"t": 1' + "0" * 30, "out of range"),
         ('"sizes": [3, 5, 4, 2]', '"sizes": [3, 5, 4, 1' + "0" * 25 + "]", "out of range"),
         (

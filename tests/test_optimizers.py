@@ -255,11 +255,11 @@ def test_step_allocates_nothing_of_the_weights_size(name: str) -> None:
 @pytest.mark.parametrize(
     ("make", "exc", "match"),
     [
-        (lambda: SGD(lr=0.0), ValueError, "lr must be > 0, got 0.0"),
-        (lambda: SGD(lr=-0.1), ValueError, "lr must be > 0"),
+        (lambda: SGD(lr=-1e-9), ValueError, "lr must be >= 0, got -1e-09"),
+        (lambda: SGD(lr=-0.1), ValueError, "lr must be >= 0"),
         (lambda: SGD(lr=float("inf")), ValueError, "lr must be finite"),
-        (lambda: SGD(lr="0.1"), TypeError, "lr must be a float > 0 or a psinet.schedules"),
-        (lambda: SGD(lr=lambda e: 0.1), TypeError, "lr must be a float > 0 or a psinet"),
+        (lambda: SGD(lr="0.1"), TypeError, "lr must be a float >= 0 or a psinet.schedules"),
+        (lambda: SGD(lr=lambda e: 0.1), TypeError, "lr must be a float >= 0 or a psinet"),
         (lambda: SGD(momentum=1.0), ValueError, r"momentum must be in \[0, 1\), got 1.0"),
         (lambda: SGD(momentum=-0.1), ValueError, r"momentum must be in \[0, 1\)"),
         (lambda: SGD(nesterov=True), ValueError, "nesterov=True requires momentum > 0"),
@@ -444,3 +444,173 @@ def test_repr_shows_hyper_parameters() -> None:
     assert repr(Adam(lr=CosineDecay(0.1, 10))).startswith(
         "Adam(lr=CosineDecay(lr=0.1, epochs=10, min_lr=0.0), beta1=0.9"
     )
+
+
+# --- finite or nothing: step_if_finite ----------------------------------------------
+
+
+def _state_copy(opt: Optimizer) -> dict[str, Any]:
+    d = opt.state_dict()
+    return {"t": d["t"], "state": {k: [a.copy() for a in v] for k, v in d["state"].items()}}
+
+
+def _assert_same_state(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert a["t"] == b["t"]
+    assert a["state"].keys() == b["state"].keys()
+    for key in a["state"]:
+        for x, y in zip(a["state"][key], b["state"][key], strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_step_if_finite_is_step_when_bounds_prove_it(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In ordinary training the guard is scalars only: no copy-and-check, same numbers."""
+    monkeypatch.setattr(
+        Optimizer, "_step_checked", lambda *a: pytest.fail("took the copy-and-check path")
+    )
+    weights, grads = _good_pair()
+    twin = [w.copy() for w in weights]
+    guarded, plain = FACTORIES[name](), FACTORIES[name]()
+    for _ in range(5):
+        bound = max(float(np.abs(g).max()) for g in grads)
+        guarded.step_if_finite(weights, grads, bound)
+        plain.step(twin, grads)
+    for a, b in zip(weights, twin, strict=True):
+        np.testing.assert_array_equal(a, b)
+    _assert_same_state(_state_copy(guarded), _state_copy(plain))
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+@pytest.mark.parametrize("cause", ["huge-lr", "huge-gradient", "nan-gradient"])
+def test_step_if_finite_refuses_an_overflowing_step_and_changes_nothing(
+    name: str, cause: str
+) -> None:
+    weights = [np.full((2, 3), 0.5, np.float32), np.full((1, 3), -0.5, np.float32)]
+    grads = [np.full_like(w, 0.1) for w in weights]
+    opt = FACTORIES[name]()
+    opt.step_if_finite(weights, grads, 0.1)  # some state to protect
+    before_w, before = [w.copy() for w in weights], _state_copy(opt)
+    if cause == "huge-lr":
+        opt.lr = 1e39  # η·anything overflows float32
+    elif cause == "huge-gradient":
+        opt.lr = 10.0
+        grads[1][...] = 3e38  # η·g or g² overflows
+    else:
+        grads[1][0, 1] = np.nan
+    bound = float(np.max([np.abs(g).max() for g in grads]))  # NaN when a NaN is there
+    with (
+        np.errstate(over="ignore"),
+        pytest.raises(FloatingPointError, match=r"not finite|overflow"),
+    ):
+        opt.step_if_finite(weights, grads, bound)
+    for w, b in zip(weights, before_w, strict=True):
+        np.testing.assert_array_equal(w, b)
+    _assert_same_state(_state_copy(opt), before)
+
+
+@SETTINGS
+@given(
+    name=st.sampled_from(sorted(FACTORIES)),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    w_exp=st.integers(-5, 38),
+    g_exps=st.lists(st.integers(-30, 38), min_size=1, max_size=3),
+    lr_exp=st.integers(-3, 40),
+    seed=st.integers(0, 2**16),
+)
+def test_step_if_finite_never_writes_nan_or_inf(
+    name: str, dtype: Any, w_exp: int, g_exps: list[int], lr_exp: int, seed: int
+) -> None:
+    """Whatever the magnitudes: each step equals step() and is finite, or nothing moved."""
+    rng = np.random.default_rng(seed)
+    k = 1 if dtype == np.float32 else 8  # the same range of exponents relative to the dtype
+    weights = [(rng.normal(size=(3, 4)) * 10.0 ** (k * w_exp)).astype(dtype)]
+    opt, twin = FACTORIES[name](), FACTORIES[name]()
+    opt.lr = twin.lr = 10.0 ** min(k * lr_exp, 308)
+    twin_w = [weights[0].copy()]
+    for g_exp in g_exps:
+        with np.errstate(over="ignore"):
+            grads = [(rng.normal(size=(3, 4)) * 10.0 ** (k * g_exp)).astype(dtype)]
+        before_w, before = weights[0].copy(), _state_copy(opt)
+        try:
+            opt.step_if_finite(weights, grads, float(np.abs(grads[0]).max()))
+        except FloatingPointError:
+            np.testing.assert_array_equal(weights[0], before_w)
+            _assert_same_state(_state_copy(opt), before)
+            return
+        states = opt.state_dict()["state"].values()
+        assert np.isfinite(weights[0]).all()
+        assert all(np.isfinite(a).all() for arrays in states for a in arrays)
+        with np.errstate(over="ignore", invalid="ignore"):
+            twin.step(twin_w, grads)
+        np.testing.assert_array_equal(weights[0], twin_w[0])
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_lr_zero_is_legal_and_moves_nothing(name: str) -> None:
+    weights, grads = _good_pair()
+    before = [w.copy() for w in weights]
+    opt = FACTORIES[name]()
+    opt.lr = CosineDecay(0.1, 2)  # 0 from epoch 2 on
+    opt.set_epoch(5)
+    assert opt.current_lr == 0.0
+    opt.step(weights, grads)
+    opt.step_if_finite(weights, grads, max(float(np.abs(g).max()) for g in grads))
+    for w, b in zip(weights, before, strict=True):  # AdamW's decay η·λ·w is 0 too
+        np.testing.assert_array_equal(w, b)
+    assert SGD(lr=0.0).current_lr == 0.0
+
+
+def test_a_refused_step_binds_nothing() -> None:
+    weights, grads = _good_pair()
+    opt = Adam()
+    with pytest.raises(ValueError, match="cannot take prescaled gradients"):
+        opt.step(weights, grads, prescaled=True)
+    assert opt.t == 0 and opt.state_dict()["state"] == {"m": [], "v": []}
+    opt.step([w.astype(np.float32) for w in weights], [g.astype(np.float32) for g in grads])
+    assert opt.state_dict()["state"]["m"][0].dtype == np.float32  # bound by this step only
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_read_only_array_after_binding_is_refused_before_any_change(name: str) -> None:
+    weights, grads = _good_pair()
+    opt = FACTORIES[name]()
+    opt.step(weights, grads)
+    before_w, before = [w.copy() for w in weights], _state_copy(opt)
+    weights[1].flags.writeable = False
+    for step in (opt.step, lambda w, g: opt.step_if_finite(w, g, 10.0)):
+        with pytest.raises(ValueError, match=r"weights\[1\] must be writeable"):
+            step(weights, grads)
+        np.testing.assert_array_equal(weights[0], before_w[0])
+        _assert_same_state(_state_copy(opt), before)
+
+
+def test_one_optimizer_serves_one_network() -> None:
+    class Owner:
+        pass
+
+    first, second = Owner(), Owner()
+    opt = SGD(0.1, momentum=0.9)
+    opt.bind_owner(first)
+    opt.bind_owner(first)  # the same one again: fine
+    with pytest.raises(ValueError, match=r"another network.*optimizer\.reset\(\)"):
+        opt.bind_owner(second)
+    opt.reset()
+    opt.bind_owner(second)
+    state = opt.state_dict()
+    opt.load_state_dict(state)  # a loaded optimizer serves the next network it trains
+    opt.bind_owner(first)
+
+
+def test_load_state_dict_refuses_non_finite_or_negative_state() -> None:
+    weights, grads = _good_pair()
+    opt = Adam()
+    opt.step(weights, grads)
+    for spoil, match in [(np.nan, "must be finite"), (-1.0, "must be >= 0")]:
+        d = opt.state_dict()
+        d["state"]["v"][0][0, 0] = spoil
+        fresh = Adam()
+        with pytest.raises(ValueError, match=match):
+            fresh.load_state_dict(d)
+        assert fresh.t == 0 and fresh.state_dict()["state"] == {"m": [], "v": []}

@@ -68,8 +68,8 @@ def test_cosine_decay_landmarks() -> None:
 @pytest.mark.parametrize(
     ("make", "exc", "match"),
     [
-        (lambda: Constant(0.0), ValueError, "lr must be > 0"),
-        (lambda: Constant(-1.0), ValueError, "lr must be > 0"),
+        (lambda: Constant(-0.5), ValueError, "lr must be >= 0"),
+        (lambda: Constant(-1.0), ValueError, "lr must be >= 0"),
         (lambda: Constant(float("nan")), ValueError, "lr must be finite"),
         (lambda: Constant("0.1"), TypeError, "lr must be a real number"),
         (lambda: StepDecay(0.1, drop=0.0), ValueError, r"drop must be in \(0, 1\]"),

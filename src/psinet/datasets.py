@@ -4,8 +4,10 @@ Every generator returns ``(X, y)`` with ``X`` an ndarray of shape (N, n_features
 float64, and ``y`` either class labels (ndarray of shape (N,), int64, in
 ``[0, n_classes)``) or regression targets (ndarray of shape (N, 1), float64).
 Randomness comes only from ``np.random.default_rng(seed)``: the same seed gives
-bit-identical arrays. Samples come grouped by class, not shuffled;
-:func:`psinet.preprocessing.train_test_split` shuffles.
+bit-identical arrays. The synthetic sets come in a random order drawn from that same
+generator (never grouped by class), so any slice of them, and ``fit``'s
+``validation_split``, sees every class; ``xor`` keeps its cyclic order of corners (which
+already alternates the classes). The real data sets keep the order of their files.
 
 ==================  ==========  ========  =========  ==================================
 function            N default   features  classes    what
@@ -71,6 +73,12 @@ def _split_evenly(n_samples: int, n_classes: int) -> list[int]:
     """Class sizes that sum to ``n_samples`` and differ by at most one (first ones larger)."""
     base, extra = divmod(n_samples, n_classes)
     return [base + (k < extra) for k in range(n_classes)]
+
+
+def _shuffled(rng: np.random.Generator, X: FloatArray, y: IntArray) -> tuple[FloatArray, IntArray]:
+    """``(X, y)`` with their rows in one random order drawn from ``rng`` (the same for both)."""
+    order = rng.permutation(len(y))
+    return X[order], y[order]
 
 
 def _labels(sizes: list[int]) -> IntArray:
@@ -155,7 +163,7 @@ def spirals(
     -------
     X : ndarray of shape (n_samples, 2)
     y : ndarray of shape (n_samples,)
-        int64 labels in ``[0, n_classes)``, grouped by class.
+        int64 labels in ``[0, n_classes)``, in a random (seeded) order.
     """
     n_classes = check_int(n_classes, "n_classes", minimum=2)
     n_samples = check_int(n_samples, "n_samples", minimum=n_classes)
@@ -169,7 +177,7 @@ def spirals(
         r = np.linspace(0.0, 1.0, n_k)  # (n_k,)
         t = np.linspace(4.0 * k, 4.0 * (k + 1), n_k) + noise * rng.standard_normal(n_k)
         arms.append(np.column_stack([r * np.sin(t), r * np.cos(t)]))  # (n_k, 2)
-    return np.concatenate(arms), _labels(sizes)
+    return _shuffled(rng, np.concatenate(arms), _labels(sizes))
 
 
 def moons(
@@ -195,7 +203,7 @@ def moons(
     -------
     X : ndarray of shape (n_samples, 2)
     y : ndarray of shape (n_samples,)
-        int64 labels in {0, 1}, grouped by class.
+        int64 labels in {0, 1}, in a random (seeded) order.
     """
     n_samples = check_int(n_samples, "n_samples", minimum=2)
     noise = _check_noise(noise)
@@ -208,7 +216,7 @@ def moons(
     upper = np.column_stack([np.cos(theta_upper), np.sin(theta_upper)])
     lower = np.column_stack([1.0 - np.cos(theta_lower), 0.5 - np.sin(theta_lower)])
     X = np.concatenate([upper, lower]) + noise * rng.standard_normal((n_samples, 2))
-    return X, _labels(sizes)
+    return _shuffled(rng, X, _labels(sizes))
 
 
 def circles(
@@ -235,7 +243,7 @@ def circles(
     -------
     X : ndarray of shape (n_samples, 2)
     y : ndarray of shape (n_samples,)
-        int64 labels in {0, 1}, grouped by class.
+        int64 labels in {0, 1}, in a random (seeded) order.
     """
     n_samples = check_int(n_samples, "n_samples", minimum=2)
     noise = _check_noise(noise)
@@ -251,7 +259,7 @@ def circles(
         theta = np.linspace(0.0, 2.0 * np.pi, n_k, endpoint=False)
         rings.append(radius * np.column_stack([np.cos(theta), np.sin(theta)]))  # (n_k, 2)
     X = np.concatenate(rings) + noise * rng.standard_normal((n_samples, 2))
-    return X, _labels(sizes)
+    return _shuffled(rng, X, _labels(sizes))
 
 
 # ---------------------------------------------------------------------------------------
@@ -264,8 +272,8 @@ def sine(
 ) -> tuple[FloatArray, FloatArray]:
     """Noisy samples of one period of the sine: ``y = sin(x) + ε``.
 
-    ``x`` is drawn uniformly from ``[-π, π]`` and sorted (handy for plotting);
-    ``ε`` is Gaussian with standard deviation ``noise``.
+    ``x`` is drawn uniformly from ``[-π, π]``, in random order (sort ``X`` to draw a
+    line through the samples); ``ε`` is Gaussian with standard deviation ``noise``.
 
     Parameters
     ----------
@@ -279,7 +287,7 @@ def sine(
     Returns
     -------
     X : ndarray of shape (n_samples, 1)
-        Sorted inputs in ``[-π, π]``.
+        Inputs in ``[-π, π]``, unsorted.
     y : ndarray of shape (n_samples, 1)
         float64 targets.
     """
@@ -288,7 +296,7 @@ def sine(
     seed = check_seed(seed)
     rng = np.random.default_rng(seed)
 
-    x = np.sort(rng.uniform(-np.pi, np.pi, n_samples))  # (N,)
+    x = rng.uniform(-np.pi, np.pi, n_samples)  # (N,)
     y = np.sin(x) + noise * rng.standard_normal(n_samples)  # (N,)
     return x[:, None], y[:, None]
 

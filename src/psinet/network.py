@@ -18,9 +18,11 @@ product ``z_l = X̄_l W_lᵀ`` computes ``X_l W_l[:, :-1]ᵀ + b`` for the whole
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
@@ -30,7 +32,9 @@ from ._contract import adopt, annotate, checked_array
 from .activations import Activation
 
 if TYPE_CHECKING:
-    from .training import History
+    from .losses import Loss
+    from .optimizers import Optimizer
+    from .training import Callback, History
 
 Array = np.ndarray
 ActivationSpec = str | Activation | dict[str, Any]
@@ -303,7 +307,25 @@ class Network:
         return a, z
 
     # ------------------------------------------------------------------ training
-    def fit(self, X: Any, Y: Any, **kwargs: Any) -> History:
+    def fit(
+        self,
+        X: Any,
+        Y: Any,
+        *,
+        loss: str | Loss,
+        optimizer: Optimizer | str | None = None,
+        epochs: int = 1,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        seed: int | None = None,
+        validation_data: tuple[Any, Any] | None = None,
+        validation_split: float = 0.0,
+        l2: float = 0.0,
+        callbacks: Iterable[Callback | Callable[[dict[str, Any]], Any]] = (),
+        verbose: int = 1,
+        file: TextIO | None = None,
+        initial_epoch: int = 0,
+    ) -> History:
         """Train by mini-batch gradient descent; see :func:`psinet.training.fit`.
 
         ``X``: ndarray of shape (N, n_0); ``Y``: ndarray of shape (N, n_L).
@@ -311,15 +333,35 @@ class Network:
         """
         from .training import fit
 
-        return fit(self, X, Y, **kwargs)
+        return fit(
+            self,
+            X,
+            Y,
+            loss=loss,
+            optimizer=optimizer,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            l2=l2,
+            callbacks=callbacks,
+            verbose=verbose,
+            file=file,
+            initial_epoch=initial_epoch,
+        )
 
-    def evaluate(self, X: Any, Y: Any, loss: Any, *, l2: float = 0.0) -> dict[str, float]:
-        """Loss and accuracy on ``(X, Y)``: see :func:`psinet.training.evaluate`."""
+    def evaluate(self, X: Any, Y: Any, loss: str | Loss, *, l2: float = 0.0) -> dict[str, float]:
+        """Loss and accuracy on ``(X, Y)``: see :func:`psinet.training.evaluate`.
+
+        ``X``: ndarray of shape (N, n_0); ``Y``: ndarray of shape (N, n_L).
+        """
         from .training import evaluate
 
         return evaluate(self, X, Y, loss, l2=l2)
 
-    def save(self, path: Any, *, optimizer: Any = None) -> Any:
+    def save(self, path: str | os.PathLike[str], *, optimizer: Optimizer | None = None) -> Path:
         """Write the network (and optimizer state) to one ``.npz``: :func:`psinet.io.save`."""
         from .io import save
 

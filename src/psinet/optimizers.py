@@ -12,11 +12,22 @@ Conventions shared by every optimizer here:
   optimizer is bound to that count, those shapes and dtypes, and a mismatch raises
   ``ValueError`` (expected vs given). ``reset()`` forgets the state and the binding.
 * **No half-updates.** Every check runs before any array is modified.
-* **Learning rate.** ``lr`` is a positive float or a :class:`psinet.schedules.Schedule`.
+* **One optimizer, one network.** The training loop binds an optimizer to the network
+  it trains; another network (even of the same shapes) is refused until ``reset()``,
+  so two networks never share momentum or step counts.
+* **Learning rate.** ``lr`` is a float >= 0 or a :class:`psinet.schedules.Schedule`
+  (0 is legal: the weights then stay as they are).
   Schedules are functions of the 0-based **epoch** index: the training loop calls
   ``set_epoch(epoch)`` at the start of each epoch, and every step of that epoch uses
   ``current_lr = lr(epoch)``. The step count ``t`` (1 at the first step) counts steps,
   not epochs, and only drives Adam's bias correction.
+* **Finite or nothing.** The training loop calls ``step`` through a guard that proves,
+  from a bound on ``|g|`` and the optimizer's own bounds on ``|w|`` and its state (a
+  few scalars per step, see ``_next_bounds``), that every value the step writes is
+  finite. When the bounds cannot prove it, the step is applied to the real arrays
+  after a copy is taken and undone if anything became NaN or inf (that copy, the size
+  of the weights, is made only then). A refused step raises :class:`NonFiniteStep`
+  and leaves weights, state and ``t`` as they were.
 * **Memory.** One scratch buffer per array, kept beside the state and reused by every
   step; all arithmetic writes into it or into the state with ``out=`` / in-place
   operators, so a step allocates nothing of the weights' size after the first one.
@@ -41,6 +52,8 @@ array([[-0.29, -0.29]])
 
 from __future__ import annotations
 
+import math
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,19 +63,24 @@ from numpy.typing import NDArray
 from psinet._checks import check_keys
 from psinet.schedules import Schedule, _as_float, _as_int, schedule_from_config
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "NonFiniteStep", "Optimizer", "RMSprop"]
 
 Array = NDArray[np.floating[Any]]
+Bounds = dict[str, float]
+
+
+class NonFiniteStep(FloatingPointError):
+    """A step was refused because it would have written NaN or inf; nothing changed."""
 
 
 def _check_lr(lr: object) -> float | Schedule:
     if isinstance(lr, Schedule):
         return lr
     if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
-        raise TypeError(f"lr must be a float > 0 or a psinet.schedules.Schedule, got {lr!r}")
+        raise TypeError(f"lr must be a float >= 0 or a psinet.schedules.Schedule, got {lr!r}")
     value = _as_float("lr", lr)
-    if value <= 0.0:
-        raise ValueError(f"lr must be > 0, got {value!r}")
+    if value < 0.0:
+        raise ValueError(f"lr must be >= 0, got {value!r}")
     return value
 
 
@@ -81,14 +99,29 @@ def _positive(name: str, value: object) -> float:
     return result
 
 
+def _max_abs(a: Array) -> float:
+    """max |a| without an array-sized temporary (NaN when a holds a NaN)."""
+    if a.size == 0:
+        return 0.0
+    hi, lo = float(a.max()), float(a.min())
+    return max(hi, -lo) if math.isfinite(hi) and math.isfinite(lo) else math.nan
+
+
+def _defined_in(cls: type, name: str) -> type | None:
+    return next((c for c in cls.__mro__ if name in c.__dict__), None)
+
+
 class Optimizer:
-    """Base class: validation, lazy per-position state, schedules and saving.
+    """Base class: validation, lazy per-position state, schedules, guarded steps, saving.
 
     Subclasses list their hyper-parameters in ``_hyper_names``, their state arrays in
-    ``_state_names()`` and implement ``_update(i, w, g, lr)``, which holds only the math.
+    ``_state_names()`` and implement ``_update(i, w, g, lr)``, which holds only the math,
+    and ``_next_bounds(bounds, G, lr)``, which bounds what ``_update`` writes (a subclass
+    that overrides ``_update`` alone is still guarded, by the copy-and-check path).
     """
 
     _hyper_names: tuple[str, ...] = ("lr",)
+    _squares: tuple[str, ...] = ()  # state arrays that accumulate squares (never negative)
 
     def __init__(self, lr: float | Schedule) -> None:
         self.lr: float | Schedule = _check_lr(lr)
@@ -98,13 +131,35 @@ class Optimizer:
         return ()
 
     def reset(self) -> None:
-        """Forget all state: step count, epoch, state arrays and the bound layout."""
+        """Forget all state: step count, epoch, state arrays, the bound layout and network."""
         self.t = 0
         self.epoch = 0
         self._state: dict[str, list[Array]] = {name: [] for name in self._state_names()}
         self._scratch: list[Array] = []  # one reusable buffer per weight array
         self._layout: list[tuple[tuple[int, ...], np.dtype[Any]]] | None = None
         self._checked: tuple[Array, ...] = ()  # the arrays the last full check passed
+        self._owner: weakref.ref[Any] | None = None  # the network this state belongs to
+        self._bounds: Bounds | None = None  # upper bounds on max|w| and max|state|
+        cls = type(self)
+        self._provable = _defined_in(cls, "_update") is _defined_in(cls, "_next_bounds")
+
+    # --- the network served ------------------------------------------------------------
+
+    def check_owner(self, owner: object) -> None:
+        """Refuse ``owner`` (a network) if this optimizer's state belongs to another one."""
+        if self._owner is not None and self._owner() is not owner:
+            raise ValueError(
+                f"this {type(self).__name__} already trained another network (it holds that "
+                f"network's step count t={self.t} and state); one optimizer serves one "
+                "network: call optimizer.reset() to start over on this one, or pass a new "
+                "optimizer"
+            )
+
+    def bind_owner(self, owner: object) -> None:
+        """Bind to ``owner`` (refused like :meth:`check_owner`); the training loop calls it."""
+        self.check_owner(owner)
+        if self._owner is None:
+            self._owner = weakref.ref(owner)
 
     # --- learning rate -------------------------------------------------------------
 
@@ -114,6 +169,7 @@ class Optimizer:
         if epoch < 0:
             raise ValueError(f"epoch must be >= 0, got {epoch}")
         self.epoch = epoch
+        self._bounds = None  # callbacks may have changed the weights: measure them again
 
     @property
     def current_lr(self) -> float:
@@ -134,18 +190,110 @@ class Optimizer:
         prescaled : bool
             The grads were already multiplied by :meth:`gradient_scale` (plain SGD's η,
             which the training loop folds into Ψ for free), so the update is ``w ← w − g``.
+
+        A refused call (wrong shapes, a read-only array, ...) changes nothing.
         """
+        if prescaled and self.gradient_scale() is None:
+            raise ValueError(f"{type(self).__name__} cannot take prescaled gradients")
         if not self._fits_layout(weights, grads):  # the usual case skips the full check
             self._check(weights, grads)  # 1. every check before any array is touched
             if self._layout is None:  # 2. state is created lazily, by position
                 self._bind(weights)
             self._checked = (*weights, *grads)
-        if prescaled and self.gradient_scale() is None:
-            raise ValueError(f"{type(self).__name__} cannot take prescaled gradients")
         self.t += 1
         lr = 1.0 if prescaled else self.current_lr
         for i, (w, g) in enumerate(zip(weights, grads, strict=True)):  # 3. the update itself
             self._update(i, w, g, lr)
+
+    def step_if_finite(
+        self,
+        weights: Sequence[Array],
+        grads: Sequence[Array],
+        grad_bound: float,
+        *,
+        prescaled: bool = False,
+    ) -> None:
+        """:meth:`step`, applied only if every weight and state value it writes is finite.
+
+        ``grad_bound`` is an upper bound on ``|g|`` over every entry of ``grads`` (the
+        training loop gets one from batch-sized arrays; NaN or inf mean "unknown").
+        When it and the optimizer's bounds on ``|w|`` and its state prove the step
+        finite (a few scalar operations), the step runs as is. Otherwise the weights and
+        state are copied, the step is applied and checked, and undone if anything is
+        not finite. Raises :class:`NonFiniteStep` then, with everything as it was.
+        """
+        if not self._fits_layout(weights, grads):
+            self._check(weights, grads)  # refuse bad arguments before any copy or bound
+            self._bounds = None  # other arrays: bounds are re-measured below
+        bounds = self._bounds if self._bounds is not None else self._measure(weights)
+        lr = 1.0 if prescaled else self.current_lr
+        new = self._next_bounds(bounds, float(grad_bound), lr) if self._provable else None
+        if new is not None:
+            new["lr"] = lr  # scalars are cast to the weights' dtype too: they must fit
+        if new is not None and all(value <= bounds["limit"] for value in new.values()):
+            self.step(weights, grads, prescaled=prescaled)
+            new["limit"], new["tiny"] = bounds["limit"], bounds["tiny"]
+            self._bounds = new
+            return
+        self._step_checked(weights, grads, prescaled)
+
+    def _step_checked(
+        self, weights: Sequence[Array], grads: Sequence[Array], prescaled: bool
+    ) -> None:
+        """Copy, step, check, and undo when anything became NaN or inf."""
+        for i, g in enumerate(grads):
+            if not np.isfinite(g).all():
+                raise NonFiniteStep(f"the gradient of weights[{i}] is not finite (NaN or inf)")
+        fresh = self._layout is None
+        saved_t = self.t
+        saved_w = [np.array(w, copy=True) for w in weights]
+        saved_state = {name: [a.copy() for a in arrays] for name, arrays in self._state.items()}
+        with np.errstate(over="ignore", invalid="ignore"):  # what overflows is checked next
+            self.step(weights, grads, prescaled=prescaled)
+        if all(np.isfinite(a).all() for a in (*weights, *self._all_state())):
+            self._bounds = self._measure(weights)
+            return
+        for w, old in zip(weights, saved_w, strict=True):  # undo
+            np.copyto(w, old)
+        self.t = saved_t
+        if fresh:
+            self._layout, self._checked = None, ()
+            self._state = {name: [] for name in self._state_names()}
+        else:
+            for name, arrays in saved_state.items():
+                for a, old in zip(self._state[name], arrays, strict=True):
+                    np.copyto(a, old)
+        raise NonFiniteStep(
+            f"the update of {type(self).__name__} (lr={self.current_lr:g}) overflowed: "
+            "it would have written NaN or inf into the weights or the optimizer's state"
+        )
+
+    def _all_state(self) -> list[Array]:
+        return [a for arrays in self._state.values() for a in arrays]
+
+    def _measure(self, weights: Sequence[Array]) -> Bounds:
+        """Exact max|w| and max|state| (one pass over each array), the dtype's limits."""
+        dtypes = [np.finfo(w.dtype) for w in weights]
+        bounds: Bounds = {
+            # a margin of 2**-4 under the largest float covers the rounding of the bounds
+            "limit": min((float(f.max) for f in dtypes), default=math.inf) / 16.0,
+            "tiny": max((float(f.tiny) for f in dtypes), default=0.0),
+            "w": max((_max_abs(w) for w in weights), default=0.0),
+        }
+        for name, arrays in self._state.items():
+            bounds[name] = max((_max_abs(a) for a in arrays), default=0.0)
+        return bounds
+
+    def _next_bounds(self, b: Bounds, G: float, lr: float) -> Bounds | None:
+        """Bounds on every value the next step writes, given ``|g| <= G``, or None.
+
+        ``b`` holds the current bounds: ``b["w"] >= max|w|``, ``b[name] >= max|state|``,
+        the dtype's ``b["limit"]`` and ``b["tiny"]``. The returned dict bounds the new
+        ``|w|`` (key ``"w"``), each new state, and every intermediate the step computes;
+        the step is taken as is only when all of them, and every scalar factor the step
+        multiplies by, are <= ``b["limit"]``.
+        """
+        return None
 
     def gradient_scale(self) -> float | None:
         """The factor a gradient may be pre-multiplied by (``step(..., prescaled=True)``).
@@ -159,7 +307,8 @@ class Optimizer:
         """True when these are the very arrays the last step checked (identity: O(L) and cheap).
 
         A training loop passes the same arrays every step; anything else (a new array
-        assigned by the user, another list) goes through the full :meth:`_check`.
+        assigned by the user, another list, an array made read-only since) goes through
+        the full :meth:`_check`.
         """
         checked = self._checked
         if len(checked) != len(weights) + len(grads):
@@ -167,7 +316,7 @@ class Optimizer:
         for a, b in zip(checked, (*weights, *grads), strict=True):
             if a is not b:
                 return False
-        return True
+        return all(w.flags.writeable for w in weights)
 
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
         raise NotImplementedError
@@ -249,7 +398,11 @@ class Optimizer:
         }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
-        """Restore hyper-parameters, ``t``, ``epoch`` and state from :meth:`state_dict`."""
+        """Restore hyper-parameters, ``t``, ``epoch`` and state from :meth:`state_dict`.
+
+        The optimizer then serves whichever network it trains next (see
+        :meth:`bind_owner`); a refused call changes nothing.
+        """
         _check_state_dict(d, type(self).__name__, self._hyper_names)
         if d.get("class") != type(self).__name__:
             raise ValueError(f"d['class'] must be {type(self).__name__!r}, got {d.get('class')!r}")
@@ -275,6 +428,10 @@ class Optimizer:
                     raise ValueError(f"d['state'][{name!r}] must hold 2-D float arrays")
                 if a.shape != ref.shape or a.dtype != ref.dtype:
                     raise ValueError("d['state'] arrays must agree in shape and dtype by position")
+                if not np.isfinite(a).all():
+                    raise ValueError(f"d['state'][{name!r}] must be finite, got NaN or inf")
+                if name in fresh._squares and (a < 0).any():
+                    raise ValueError(f"d['state'][{name!r}] sums squares: it must be >= 0")
         # Everything checked: now commit.
         for name in self._hyper_names:
             setattr(self, name, getattr(fresh, name))
@@ -341,6 +498,14 @@ class SGD(Optimizer):
     def gradient_scale(self) -> float | None:
         return self.current_lr if self.momentum == 0.0 else None
 
+    def _next_bounds(self, b: Bounds, G: float, lr: float) -> Bounds | None:
+        mu = self.momentum
+        if mu == 0.0:
+            return {"w": b["w"] + lr * G, "step": lr * G}  # |η·g|
+        v = mu * b["v"] + G  # |μ·v + g|
+        step = lr * (G + mu * v) if self.nesterov else lr * v
+        return {"w": b["w"] + step, "v": v, "step": step}
+
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
         mu = self.momentum
         if mu == 0.0:
@@ -374,6 +539,7 @@ class Adagrad(Optimizer):
     """
 
     _hyper_names: tuple[str, ...] = ("lr", "eps")
+    _squares = ("s",)
 
     def __init__(self, lr: float | Schedule = 0.01, eps: float = 1e-8) -> None:
         self.eps = _positive("eps", eps)
@@ -381,6 +547,12 @@ class Adagrad(Optimizer):
 
     def _state_names(self) -> tuple[str, ...]:
         return ("s",)
+
+    def _next_bounds(self, b: Bounds, G: float, lr: float) -> Bounds | None:
+        # s ≥ g² elementwise, so |g| / (√s + ε) ≤ 1 up to rounding, unless g² underflowed
+        # (then |g| < √tiny and the ratio is at most √tiny / ε).
+        ratio = 2.0 + math.sqrt(b["tiny"]) / self.eps
+        return {"w": b["w"] + lr * ratio, "s": b["s"] + G * G, "ratio": ratio, "step": lr * ratio}
 
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
         buf, s = self._buffer(i), self._state["s"][i]
@@ -401,6 +573,7 @@ class RMSprop(Optimizer):
     """
 
     _hyper_names: tuple[str, ...] = ("lr", "rho", "eps")
+    _squares = ("s",)
 
     def __init__(self, lr: float | Schedule = 0.001, rho: float = 0.9, eps: float = 1e-8) -> None:
         self.rho = _unit("rho", rho)
@@ -409,6 +582,14 @@ class RMSprop(Optimizer):
 
     def _state_names(self) -> tuple[str, ...]:
         return ("s",)
+
+    def _next_bounds(self, b: Bounds, G: float, lr: float) -> Bounds | None:
+        # s ≥ (1 − ρ)·g², so |g| / (√s + ε) ≤ 1/√(1 − ρ) up to rounding, unless (1 − ρ)·g²
+        # underflowed (then |g| < √(tiny / (1 − ρ)) and the ratio is at most that / ε).
+        keep = 1.0 - self.rho
+        ratio = 2.0 / math.sqrt(keep) + 2.0 * math.sqrt(b["tiny"] / keep) / self.eps
+        s = self.rho * b["s"] + keep * G * G
+        return {"w": b["w"] + lr * ratio, "s": s, "g2": G * G, "ratio": ratio, "step": lr * ratio}
 
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
         buf, s = self._buffer(i), self._state["s"][i]
@@ -442,6 +623,7 @@ class Adam(Optimizer):
     """
 
     _hyper_names: tuple[str, ...] = ("lr", "beta1", "beta2", "eps")
+    _squares = ("v",)
 
     def __init__(
         self,
@@ -457,6 +639,24 @@ class Adam(Optimizer):
 
     def _state_names(self) -> tuple[str, ...]:
         return ("m", "v")
+
+    def _next_bounds(self, b: Bounds, G: float, lr: float) -> Bounds | None:
+        b1, b2, t = self.beta1, self.beta2, self.t + 1
+        m = b1 * b["m"] + (1.0 - b1) * G
+        v = b2 * b["v"] + (1.0 - b2) * G * G
+        ratio = m / self.eps  # |m / (√v̂ + ε)| ≤ |m| / ε
+        scale = lr / (1.0 - b1**t)
+        step = scale * ratio
+        return {
+            "scale": scale,
+            "w": b["w"] + step,
+            "m": m,
+            "v": v,
+            "g2": G * G,
+            "v_hat": v / (1.0 - b2**t),
+            "ratio": ratio,
+            "step": step,
+        }
 
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
         buf, m, v = self._buffer(i), self._state["m"][i], self._state["v"][i]
@@ -500,6 +700,11 @@ class AdamW(Adam):
         if self.weight_decay < 0.0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         super().__init__(lr, beta1, beta2, eps)
+
+    def _next_bounds(self, b: Bounds, G: float, lr: float) -> Bounds | None:
+        decay = lr * self.weight_decay * b["w"]  # |η·λ·w|
+        new = super()._next_bounds({**b, "w": b["w"] + decay}, G, lr)
+        return None if new is None else {**new, "decay": decay, "rate": lr * self.weight_decay}
 
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
         # w[:, :-1] are the weights proper; the bias column w[:, -1] is not decayed.

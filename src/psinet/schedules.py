@@ -3,7 +3,10 @@
 A schedule is a small object called with the **0-based epoch index** that returns the
 learning rate for every step of that epoch. An optimizer given a schedule as ``lr``
 asks it for ``schedule(epoch)``, where ``epoch`` is what the training loop last passed
-to ``optimizer.set_epoch`` (see :mod:`psinet.optimizers`).
+to ``optimizer.set_epoch`` (see :mod:`psinet.optimizers`). The index is 0-based
+(the first epoch, which progress lines and History call epoch 1, uses ``schedule(0)``),
+and ``fit(..., initial_epoch=k)`` continues at ``schedule(k)``. A rate of 0 (a cosine
+at its end, an underflowed exponential) is legal: the weights then stay as they are.
 
 Every schedule can be saved as a JSON-ready dict and rebuilt from it:
 
@@ -54,10 +57,10 @@ def _as_int(name: str, value: object) -> int:
     return result
 
 
-def _positive_lr(lr: object) -> float:
+def _check_lr(lr: object) -> float:
     lr = _as_float("lr", lr)
-    if lr <= 0.0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+    if lr < 0.0:
+        raise ValueError(f"lr must be >= 0, got {lr!r}")
     return lr
 
 
@@ -90,7 +93,7 @@ class Constant(Schedule):
     _fields = ("lr",)
 
     def __init__(self, lr: float) -> None:
-        self.lr = _positive_lr(lr)
+        self.lr = _check_lr(lr)
 
     def _rate(self, epoch: int) -> float:
         return self.lr
@@ -99,13 +102,13 @@ class Constant(Schedule):
 class StepDecay(Schedule):
     """η(epoch) = lr · drop^⌊epoch / every⌋: multiply by ``drop`` every ``every`` epochs.
 
-    Requires lr > 0, 0 < drop <= 1 and every >= 1 (an integer).
+    Requires lr >= 0, 0 < drop <= 1 and every >= 1 (an integer).
     """
 
     _fields = ("lr", "drop", "every")
 
     def __init__(self, lr: float, drop: float = 0.5, every: int = 10) -> None:
-        self.lr = _positive_lr(lr)
+        self.lr = _check_lr(lr)
         self.drop = _as_float("drop", drop)
         if not 0.0 < self.drop <= 1.0:
             raise ValueError(f"drop must be in (0, 1], got {self.drop!r}")
@@ -118,12 +121,14 @@ class StepDecay(Schedule):
 
 
 class ExponentialDecay(Schedule):
-    """η(epoch) = lr · rate^epoch.  Requires lr > 0 and 0 < rate <= 1."""
+    """η(epoch) = lr · rate^epoch.  Requires lr >= 0 and 0 < rate <= 1.
+
+    After many epochs rate^epoch underflows to 0; η = 0 is legal (the weights then stay)."""
 
     _fields = ("lr", "rate")
 
     def __init__(self, lr: float, rate: float) -> None:
-        self.lr = _positive_lr(lr)
+        self.lr = _check_lr(lr)
         self.rate = _as_float("rate", rate)
         if not 0.0 < self.rate <= 1.0:
             raise ValueError(f"rate must be in (0, 1], got {self.rate!r}")
@@ -136,13 +141,13 @@ class CosineDecay(Schedule):
     """η(epoch) = min_lr + ½·(lr − min_lr)·(1 + cos(π · min(epoch, epochs) / epochs)).
 
     Falls from ``lr`` at epoch 0 to ``min_lr`` at epoch ``epochs`` and stays there.
-    Requires lr > 0, epochs >= 1 (an integer) and 0 <= min_lr <= lr.
+    Requires lr >= 0, epochs >= 1 (an integer) and 0 <= min_lr <= lr.
     """
 
     _fields = ("lr", "epochs", "min_lr")
 
     def __init__(self, lr: float, epochs: int, min_lr: float = 0.0) -> None:
-        self.lr = _positive_lr(lr)
+        self.lr = _check_lr(lr)
         self.epochs = _as_int("epochs", epochs)
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO, cast
 
 import numpy as np
 
@@ -47,8 +47,9 @@ from ._checks import (
 )
 from .backprop import _check_l2, _frobenius_norm, backward, loss_value
 from .losses import Loss
-from .network import Network
+from .network import ForwardCache, Network
 from .optimizers import Optimizer
+from .preprocessing import _stratified_test_indices
 
 Array = np.ndarray
 Record = dict[str, Any]
@@ -57,7 +58,7 @@ CLASSIFICATION_LOSSES = ("binary_crossentropy", "categorical_crossentropy")
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss or gradient; the weights were not updated."""
+    """Training produced a non-finite loss, gradient or update; the step was not applied."""
 
 
 class StopTraining(Exception):
@@ -67,17 +68,27 @@ class StopTraining(Exception):
 class History:
     """What :func:`fit` records, one entry per completed epoch.
 
+    Epochs are numbered from 1, as the progress lines print them; after
+    ``fit(..., initial_epoch=k)`` the first one recorded is ``k + 1``.
+
     Attributes
     ----------
     history : dict of str to list of float
         ``"loss"`` (training loss, mean over the epoch's batches, L2 penalty included),
-        ``"lr"``, and when available ``"accuracy"``, ``"val_loss"``, ``"val_accuracy"``.
+        ``"lr"``, and when available ``"accuracy"``, ``"val_loss"``, ``"val_accuracy"``;
+        one value per completed epoch.
     epoch : list of int
-        The 0-based index of each recorded epoch.
+        The number (from 1) of each completed epoch.
     records : list of dict
         The full per-epoch records passed to callbacks (also ``"elapsed"`` seconds and
-        ``"grad_norms"``, the Frobenius norm of each layer's gradient at the epoch's
-        last step).
+        ``"grad_norms"``, the Frobenius norm of each layer's gradient ``∂E/∂W_l`` at
+        the epoch's last step).
+    partial : dict or None
+        The record of an epoch that Ctrl-C cut short, or None: ``"partial": True``,
+        ``"steps"`` (the steps applied, each one whole) of ``"n_steps"``, the mean
+        ``"loss"`` (and ``"accuracy"``) over the samples seen, ``"lr"``,
+        ``"grad_norms"``; no validation. It is not in ``history``, ``epoch`` or
+        ``records``, which hold complete epochs only.
     stopped : str or None
         Why training ended early: ``"early_stopping"``, ``"callback"``,
         ``"interrupted"``, or None when all epochs ran.
@@ -87,10 +98,11 @@ class History:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
         self.records: list[Record] = []
+        self.partial: Record | None = None
         self.stopped: str | None = None
 
     def append(self, record: Record) -> None:
-        """Add one epoch's record."""
+        """Add one completed epoch's record."""
         self.records.append(record)
         self.epoch.append(record["epoch"])
         for key, value in record.items():
@@ -105,7 +117,8 @@ class History:
 
     def __repr__(self) -> str:
         last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
-        return f"History(epochs={len(self)}, last={last}, stopped={self.stopped!r})"
+        partial = "" if self.partial is None else f", partial={self.partial['steps']} steps"
+        return f"History(epochs={len(self)}, last={last}{partial}, stopped={self.stopped!r})"
 
     def _table(self) -> tuple[list[str], list[list[str]]]:
         """(header, rows): the first 3 and last 3 epochs (all when <= 8), "…" between."""
@@ -166,8 +179,9 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
     With ``restore_best=True`` the network gets back the weights of the best epoch
-    when training ends. ``mode`` is ``"min"`` (losses), ``"max"`` (accuracies) or
-    ``"auto"`` (max for names containing "accuracy").
+    when training ends; ``best_epoch`` is that epoch's number (from 1). ``mode`` is
+    ``"min"`` (losses), ``"max"`` (accuracies) or ``"auto"`` (max for names containing
+    "accuracy"). :func:`fit` refuses, before training, a ``monitor`` it will not record.
     """
 
     def __init__(
@@ -196,17 +210,22 @@ class EarlyStopping(Callback):
         self._net: Network | None = None
         self._best_weights: list[Array] | None = None
 
+    def check_keys(self, keys: Iterable[str]) -> None:
+        """Refuse a ``monitor`` that is not among ``keys`` (what the records will hold)."""
+        if self.monitor not in keys:
+            hint = " (validation_data or validation_split gives val_*)"
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r}, which this training does not "
+                f"record; available: {sorted(keys)}"
+                + (hint if self.monitor.startswith("val_") else "")
+            )
+
     def on_train_begin(self, net: Network) -> None:
         self._net = net
         self.best, self.best_epoch, self.wait, self._best_weights = math.inf, None, 0, None
 
     def on_epoch_end(self, record: Record) -> bool:
-        if self.monitor not in record:
-            available = sorted(k for k, v in record.items() if isinstance(v, float))
-            raise ValueError(
-                f"EarlyStopping monitors {self.monitor!r}, which this training does not "
-                f"record; available: {available}"
-            )
+        self.check_keys([k for k, v in record.items() if isinstance(v, float) and k != "elapsed"])
         value = self.sign * record[self.monitor]
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, record["epoch"], 0
@@ -292,29 +311,96 @@ def train_step(
     optimizer: Optimizer,
     grads: Sequence[Array],
     l2: float = 0.0,
+    *,
+    X_bar_norm2: float | None = None,
 ) -> float:
     """One step of gradient descent on a checked batch; returns E before the update.
 
     ``X_b``: ndarray of shape (B, n_0), or (B, n_0 + 1) already ending in a column of
     ones (``X̄_0``: then nothing is copied); ``Y_b``: ndarray of shape (B, n_L); both in
-    ``net.dtype``. ``grads``: arrays shaped like ``net.weights``, reused every step.
-    Raises :class:`DivergenceError` *before* updating when E or Ψ is not finite.
+    ``net.dtype``. ``grads``: arrays shaped like ``net.weights``, reused every step;
+    they receive ``∂E/∂W_l`` (times η when plain SGD's η is folded in, see below).
+    ``X_bar_norm2``: an upper bound on ``‖X̄_0‖²`` for this batch (:func:`fit` knows one
+    for its whole data set); None computes it from ``X_b``.
+
+    No update is applied whose result would not be finite: when the loss, a Ψ, a
+    gradient, the update or the optimizer's state would be NaN or inf, this raises
+    :class:`DivergenceError` and the weights and the optimizer stay as they were.
+    The check costs a few dot products over batch-sized arrays: by Cauchy–Schwarz each
+    entry of ``∂E/∂W_l = Ψ_lᵀ X̄_l`` is at most ``‖Ψ_l‖ ‖X̄_l‖`` in size, and the
+    optimizer turns that bound into bounds on what it writes
+    (:meth:`psinet.optimizers.Optimizer.step_if_finite`). Afterwards ``net.cache.psi``
+    holds ``Ψ_l = ∂E/∂z_l``.
     """
+    optimizer.bind_owner(net)  # one optimizer serves one network
     # 1. forward, caching X̄_l and z_l
     if X_b.shape[1] == net.sizes[0]:
         net._forward(X_b)
     else:
         net._forward_bar(X_b)
-    # 2.-3. the loss and the Ψ recursion; plain SGD's η is folded into Ψ_{L-1} for free
-    eta = optimizer.gradient_scale()
+    cache = net.cache
+    assert cache is not None
+    # 2.-3. the loss and the Ψ recursion. Plain SGD's η is folded into Ψ_{L-1} (and so
+    # into every Ψ_l and ∂E/∂W_l), which makes the update one pass, w ← w − g.
+    eta = _folded_rate(optimizer)
     E = backward(net, Y_b, loss, grads, l2=l2, scale=1.0 if eta is None else eta)
-    # A NaN or inf anywhere in the Ψ recursion reaches Ψ_0, and the bias column of
-    # ∂E/∂W_0 is Σ_n Ψ_0 (X̄_0 ends in ones): checking n_1 numbers is enough.
-    if not (math.isfinite(E) and math.isfinite(float(grads[0][:, -1].sum()))):
-        raise DivergenceError(f"the loss became {E}" if not math.isfinite(E) else "Ψ overflowed")
-    # 4. update, in place
-    optimizer.step(net.weights, grads, prescaled=eta is not None)
+    try:
+        if not math.isfinite(E):
+            raise DivergenceError(f"the loss became {E}")
+        G = _gradient_bound(net, cache, X_bar_norm2, l2, 1.0 if eta is None else eta)
+        # 4. update, in place, never half-applied (a second Ctrl-C waits for its end)
+        interrupt = _DeferredInterrupt.active
+        if interrupt is not None:
+            interrupt.critical = True
+        try:
+            optimizer.step_if_finite(net.weights, grads, G, prescaled=eta is not None)
+        finally:
+            if interrupt is not None:
+                interrupt.leave_critical()
+    except _optimizers.NonFiniteStep as exc:
+        raise DivergenceError(str(exc)) from None
+    finally:
+        if eta is not None:  # the cache keeps Ψ_l = ∂E/∂z_l, not η·Ψ_l
+            for psi in cache.psi:
+                psi *= 1.0 / eta
     return E
+
+
+# Plain SGD's η is folded into Ψ only when it is a moderate number: then Ψ·η·(1/η) gives
+# Ψ back to rounding. η = 0 (a schedule at its end) or an extreme η takes the ordinary
+# update w ← w − η·g.
+_FOLD_RANGE = (1e-8, 1e8)
+
+
+def _folded_rate(optimizer: Optimizer) -> float | None:
+    eta = optimizer.gradient_scale()
+    if eta is None or not _FOLD_RANGE[0] <= eta <= _FOLD_RANGE[1]:
+        return None
+    return eta
+
+
+def _gradient_bound(
+    net: Network, cache: ForwardCache, X_bar_norm2: float | None, l2: float, scale: float
+) -> float:
+    """An upper bound on ``|∂E/∂W_l|`` over every entry of every layer (NaN or inf if unknown).
+
+    Entry (i, j) of ``Ψ_lᵀ X̄_l`` is the dot product of column i of ``Ψ_l`` and column j
+    of ``X̄_l``, so by Cauchy–Schwarz it is at most ``‖Ψ_l‖ ‖X̄_l‖`` (Frobenius norms,
+    one dot product each over a batch-sized array; ``‖X̄_l‖² = ‖X_l‖² + N`` for the ones
+    column). A NaN or inf anywhere in Ψ makes the bound NaN or inf. The L2 term adds
+    at most ``scale·λ·‖W‖``.
+    """
+    psi, a, N = cache.psi, cache.a, cache.n_samples
+    if X_bar_norm2 is None:
+        X_bar_norm2 = float(np.vdot(cache.X_bar[0], cache.X_bar[0]))
+    total = float(np.vdot(psi[0], psi[0])) * X_bar_norm2  # a sum keeps any NaN (max would not)
+    for l in range(1, len(psi)):
+        total += float(np.vdot(psi[l], psi[l])) * (float(np.vdot(a[l - 1], a[l - 1])) + N)
+    bound = math.sqrt(total)
+    if l2:
+        w_norm = math.sqrt(sum(float(np.vdot(W, W)) for W in net.weights))
+        bound += scale * l2 * max(1.0, w_norm)  # ≥ the scalar scale·λ too: it must fit the dtype
+    return bound
 
 
 def fit(
@@ -334,6 +420,7 @@ def fit(
     callbacks: Iterable[Callback | Callable[[Record], Any]] = (),
     verbose: int = 1,
     file: TextIO | None = None,
+    initial_epoch: int = 0,
 ) -> History:
     """Train ``net`` by mini-batch gradient descent; returns a :class:`History`.
 
@@ -346,16 +433,25 @@ def fit(
     loss : str or Loss
     optimizer : Optimizer, name or None
         An optimizer object, or ``"sgd"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``,
-        ``"adamw"`` with default settings; None means ``Adam()``.
-    epochs, batch_size : int
+        ``"adamw"`` with default settings; None means ``Adam()``. One optimizer
+        serves one network: one that trained another network is refused (its
+        ``reset()`` makes it new).
+    epochs : int
+        The number of the last epoch (epochs count from 1). From scratch this is the
+        number of epochs; with ``initial_epoch=k`` the epochs run are ``k+1 … epochs``.
+    batch_size : int
         Each epoch visits every sample once, in batches of ``batch_size``; the last,
         smaller batch is used, not dropped.
-    shuffle, seed : bool, int or None
-        Batches come from a permutation drawn each epoch by
-        ``numpy.random.default_rng(seed)``: the same seed gives bit-identical weights.
+    shuffle, seed : bool, int >= 0 or None
+        Epoch ``e``'s batches come from a permutation drawn by a generator seeded with
+        the seed and ``e`` (``SeedSequence(seed, spawn_key=(e,))``): the same seed gives
+        bit-identical weights, and a resumed run draws the same permutations as an
+        uninterrupted one. None draws a fresh seed.
     validation_data : (X_val, Y_val) or None
     validation_split : float in [0, 1)
-        Hold out this fraction of the samples (the last ones, before shuffling).
+        Hold out this fraction of the samples, drawn at random with ``seed``; for the
+        classification losses the draw is stratified (each class, by one-hot argmax
+        or binary label, keeps its share on both sides).
     l2 : float
         L2 penalty λ on the weights proper (never the bias column).
     callbacks : sequence of Callback or callables ``f(record)``
@@ -364,35 +460,66 @@ def fit(
     verbose : int
         0: silent; 1: one line per epoch (updated in place on a terminal).
     file : text stream or None
-        Where progress goes (default ``sys.stdout``).
+        Where progress goes (default ``sys.stdout``); needs ``write`` and ``flush``.
+    initial_epoch : int
+        Epochs already done: training continues with epoch ``initial_epoch + 1``, the
+        learning-rate schedule and the shuffling where they would be. Saving with the
+        optimizer (``net.save(path, optimizer=opt)``) and loading both back, then
+        ``fit(..., initial_epoch=k)``, continues bit-identically.
 
-    Ctrl-C stops training cleanly after the current step and returns the history so
-    far. A non-finite loss raises :class:`DivergenceError`; the network keeps its
-    last finite weights.
+    Every argument is checked before anything changes. Ctrl-C stops training after the
+    step under way (whole steps only) and returns the history so far, the cut epoch in
+    ``History.partial``; a second Ctrl-C raises KeyboardInterrupt at once (still after
+    a whole step). A step whose loss, gradient or update would not be finite raises
+    :class:`DivergenceError` instead of being applied: the network keeps its last
+    finite weights.
     """
+    # 1. Check everything; nothing is changed before all checks have passed.
     net = check_network(net)
     loss = _losses.get(loss)
     optimizer = _get_optimizer(optimizer)
+    initial_epoch = check_int(initial_epoch, "initial_epoch", minimum=0, maximum=2**63 - 1)
     epochs = check_int(epochs, "epochs", minimum=0, maximum=2**63 - 1)
+    if epochs < initial_epoch:
+        raise ValueError(
+            f"epochs is the number of the last epoch and must be >= initial_epoch "
+            f"({initial_epoch}), got {epochs}"
+        )
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     shuffle = check_bool(shuffle, "shuffle")
     seed = check_seed(seed)
     verbose = _check_verbose(verbose)
     l2 = _check_l2(l2)
+    if file is not None and not all(
+        callable(getattr(file, name, None)) for name in ("write", "flush")
+    ):
+        raise TypeError(f"file must be a text stream with write() and flush(), got {file!r}")
     X, _ = as_batch(X, "X", net.n_inputs, net.dtype)  # converted once, here
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
     loss.check_targets(Y)
-    X, Y, validation = _split_validation(net, X, Y, loss, validation_data, validation_split)
+    seed = cast(int, np.random.SeedSequence().entropy) if seed is None else seed
+    X, Y, validation = _split_validation(net, X, Y, loss, validation_data, validation_split, seed)
     hooks = [c if isinstance(c, Callback) else _CallableCallback(c) for c in callbacks]
-    progress = _Progress(verbose, epochs, file)
-
-    history = History()
-    rng = np.random.default_rng(seed)
+    is_classifier = loss.name in CLASSIFICATION_LOSSES
+    metrics = ["loss"] + (["accuracy"] if is_classifier else [])
+    keys = [*metrics, "lr"] + ([f"val_{k}" for k in metrics] if validation is not None else [])
+    for hook in hooks:
+        if isinstance(hook, EarlyStopping):
+            hook.check_keys(keys)
     grads = [np.empty_like(W) for W in net.weights]  # reused by every step
+    optimizer._check(net.weights, grads)  # bound to other shapes? refused here
+    optimizer.check_owner(net)  # bound to another network? refused here
+
+    # 2. Train.
+    optimizer.bind_owner(net)
+    progress = _Progress(verbose, initial_epoch, epochs, file)
+    history = History()
     n_samples = X.shape[0]
     n_steps = -(-n_samples // batch_size)
+    # every batch's ‖X̄_0‖² is at most B·(1 + n_0·max|X|²): the divergence check's bound
+    x_max = max(float(X.max()), -float(X.min()))
+    X_bar_norm2_per_row = 1.0 + X.shape[1] * x_max * x_max
     Y_batches: dict[int, Array] = {}  # one target buffer per batch size
-    is_classifier = loss.name in CLASSIFICATION_LOSSES
     multilabel = loss.name == "binary_crossentropy"
 
     for hook in hooks:
@@ -402,24 +529,33 @@ def fit(
     # on the way there would only be noise.
     with _DeferredInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore"):
         try:
-            for epoch in range(epochs):
+            for epoch in range(initial_epoch, epochs):  # 0-based index; people read epoch + 1
+                if interrupt.requested:
+                    break
                 optimizer.set_epoch(epoch)
-                order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
+                order = _epoch_order(n_samples, shuffle, seed, epoch)
                 total_loss, total_correct, seen = 0.0, 0.0, 0
                 for step in range(n_steps):
                     X_b, Y_b = _gather_batch(
                         net, X, Y, order[step * batch_size :][:batch_size], Y_batches
                     )
                     try:
-                        E = train_step(net, X_b, Y_b, loss, optimizer, grads, l2)
+                        E = train_step(
+                            net,
+                            X_b,
+                            Y_b,
+                            loss,
+                            optimizer,
+                            grads,
+                            l2,
+                            X_bar_norm2=len(X_b) * X_bar_norm2_per_row,
+                        )
                     except DivergenceError as exc:
-                        kept = "its last finite weights (this step was not applied)"
-                        if not all(np.isfinite(W).all() for W in net.weights):
-                            kept = "non-finite weights: the previous step's update overflowed"
                         raise DivergenceError(
-                            f"training diverged at epoch {epoch}, step {step}: {exc}. The "
-                            f"network keeps {kept}. Try a smaller learning rate "
-                            f"(now {optimizer.current_lr:g})."
+                            f"training diverged at epoch {epoch + 1}, step {step + 1} of "
+                            f"{n_steps}: {exc}. The network keeps its last finite weights "
+                            f"(this step was not applied). Try a smaller learning rate "
+                            f"(now {optimizer.current_lr:.4g})."
                         ) from None
                     seen += len(X_b)
                     total_loss += E * len(X_b)
@@ -428,32 +564,58 @@ def fit(
                         y_hat = net.cache.y_hat
                         total_correct += accuracy(y_hat, Y_b, multilabel=multilabel) * len(X_b)
                     progress.step(epoch, step + 1, n_steps, total_loss / seen)
-                    if interrupt.requested:
-                        history.stopped = "interrupted"
+                    if interrupt.requested and step + 1 < n_steps:
                         break
-                if history.stopped == "interrupted":
-                    break  # the interrupted epoch is incomplete: not recorded
-                record: Record = {"epoch": epoch, "loss": total_loss / n_samples}
+                record: Record = {"epoch": epoch + 1, "loss": total_loss / seen}
                 if is_classifier:
-                    record["accuracy"] = total_correct / n_samples
+                    record["accuracy"] = total_correct / seen
+                if seen < n_samples:  # Ctrl-C cut this epoch short
+                    record.update(partial=True, steps=step + 1, n_steps=n_steps)
+                    record.update(_step_facts(optimizer, grads, start))
+                    history.partial = record
+                    break
                 if validation is not None:
                     scores = _evaluate(net, validation[0], validation[1], loss, l2)
                     record.update({f"val_{k}": v for k, v in scores.items()})
-                record["lr"] = float(optimizer.current_lr)
-                record["elapsed"] = time.perf_counter() - start
-                eta = optimizer.gradient_scale()  # grads hold η·∂E/∂W when η was folded in
-                unscale = 1.0 if eta is None else 1.0 / eta
-                record["grad_norms"] = [_frobenius_norm(g) * unscale for g in grads]
+                record.update(_step_facts(optimizer, grads, start))
                 history.append(record)
                 progress.epoch_end(record)
-                if _callbacks_say_stop(hooks, record):
+                stop = _callbacks_say_stop(hooks, record)
+                if interrupt.requested:
+                    break
+                if stop:
                     history.stopped = _stop_reason(hooks, record)
                     break
         finally:
             for hook in hooks:
                 hook.on_train_end(net)
+            if interrupt.requested:  # anywhere in fit, even in the last callbacks
+                history.stopped = "interrupted"
             progress.close(history)
     return history
+
+
+def _step_facts(optimizer: Optimizer, grads: Sequence[Array], start: float) -> Record:
+    """The record's learning rate, elapsed time and gradient norms ‖∂E/∂W_l‖."""
+    eta = _folded_rate(optimizer)  # grads hold η·∂E/∂W_l when η was folded in
+    unscale = 1.0 if eta is None else 1.0 / eta
+    return {
+        "lr": float(optimizer.current_lr),
+        "elapsed": time.perf_counter() - start,
+        "grad_norms": [_frobenius_norm(g) * unscale for g in grads],
+    }
+
+
+def _epoch_order(n_samples: int, shuffle: bool, seed: int, epoch: int) -> Array:
+    """The order of the samples in epoch ``epoch`` (0-based), a function of (seed, epoch).
+
+    ``SeedSequence(seed, spawn_key=(epoch,))`` is the epoch-th child of the seed's
+    sequence, independent of every other epoch's and of the validation split's.
+    """
+    if not shuffle:
+        return np.arange(n_samples)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(epoch,)))
+    return rng.permutation(n_samples)
 
 
 def _gather_batch(
@@ -501,30 +663,64 @@ class _CallableCallback(Callback):
 
 
 class _DeferredInterrupt:
-    """Turn Ctrl-C into a flag the loop checks after each step (main thread only)."""
+    """Ctrl-C during :func:`fit` (main thread only): the first one sets a flag that the
+    loop checks after each step and epoch; the second one puts the previous handler back
+    and raises KeyboardInterrupt at once, unless an update is being applied
+    (``critical``): then as soon as that update is complete, so that no step is ever
+    half-applied."""
+
+    active: ClassVar[_DeferredInterrupt | None] = None  # the one of the running fit
 
     def __init__(self) -> None:
         self.requested = False
+        self.critical = False  # True while the optimizer writes the weights
+        self._escalate = False
         self._previous: Any = None
+        self._installed = False  # our handler is the SIGINT handler now
+        self._main = False  # entered in the main thread
+        self._outer: _DeferredInterrupt | None = None
 
     def _handler(self, signum: int, frame: Any) -> None:
-        self.requested = True
+        if not self.requested:
+            self.requested = True
+        elif self.critical:
+            self._escalate = True  # raised by leave_critical, right after the update
+        else:
+            self._restore()
+            raise KeyboardInterrupt
+
+    def leave_critical(self) -> None:
+        """End of an update: raise the KeyboardInterrupt a second Ctrl-C asked for."""
+        self.critical = False
+        if self._escalate:
+            self._escalate = False
+            self._restore()
+            raise KeyboardInterrupt
+
+    def _restore(self) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
 
     def __enter__(self) -> _DeferredInterrupt:
-        if threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is threading.main_thread():  # signals go there only
             self._previous = signal.signal(signal.SIGINT, self._handler)
+            self._installed = self._main = True
+            self._outer, _DeferredInterrupt.active = _DeferredInterrupt.active, self
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        if self._main:
+            _DeferredInterrupt.active = self._outer
+        self._restore()
 
 
 class _Progress:
     """One line per epoch; on a terminal the line is updated in place during the epoch."""
 
-    def __init__(self, verbose: int, epochs: int, file: TextIO | None) -> None:
+    def __init__(self, verbose: int, initial_epoch: int, epochs: int, file: TextIO | None) -> None:
         self.verbose = verbose
+        self.initial_epoch = initial_epoch
         self.epochs = epochs
         self.file = file if file is not None else sys.stdout
         self.tty = verbose > 0 and bool(getattr(self.file, "isatty", lambda: False)())
@@ -541,7 +737,7 @@ class _Progress:
         width = len(str(self.epochs))
         self.file.write(
             f"\repoch {epoch + 1:>{width}}/{self.epochs}  step {step}/{n_steps}  "
-            f"loss {running_loss:.4f}\x1b[K"
+            f"loss {_short(running_loss)}\x1b[K"
         )
         self.file.flush()
 
@@ -549,13 +745,13 @@ class _Progress:
         if not self.verbose:
             return
         elapsed = record["elapsed"]
-        done = record["epoch"] + 1
-        eta = elapsed / done * (self.epochs - done)
+        done = record["epoch"] - self.initial_epoch  # epochs run by this call
+        eta = elapsed / done * (self.epochs - record["epoch"])
         width = len(str(self.epochs))
-        parts = [f"epoch {done:>{width}}/{self.epochs}", f"loss {record['loss']:.4f}"]
-        for key in ("accuracy", "val_loss", "val_accuracy"):
+        parts = [f"epoch {record['epoch']:>{width}}/{self.epochs}"]
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             if key in record:
-                parts.append(f"{key} {record[key]:.4f}")
+                parts.append(f"{key} {_short(record[key])}")
         parts += [f"{elapsed:.1f}s", f"ETA {eta:.1f}s"]
         line = "  ".join(parts)
         self.file.write(f"\r{line}\x1b[K\n" if self.tty else line + "\n")
@@ -563,8 +759,20 @@ class _Progress:
 
     def close(self, history: History) -> None:
         if self.verbose and history.stopped:
-            self.file.write(f"{'' if not self.tty else chr(13)}stopped: {history.stopped}\n")
+            partial = history.partial
+            cut = (
+                ""
+                if partial is None
+                else f" (epoch {partial['epoch']} cut after step {partial['steps']}"
+                f"/{partial['n_steps']})"
+            )
+            self.file.write(f"{'' if not self.tty else chr(13)}stopped: {history.stopped}{cut}\n")
             self.file.flush()
+
+
+def _short(value: float) -> str:
+    """A loss or accuracy in at most 10 characters: 0.0184, 2.0604, 3.162e+300, nan."""
+    return f"{value:.4f}" if value == 0 or 1e-3 <= abs(value) < 1e4 else f"{value:.4g}"
 
 
 def _split_validation(
@@ -574,6 +782,7 @@ def _split_validation(
     loss: Loss,
     validation_data: tuple[Any, Any] | None,
     validation_split: float,
+    seed: int,
 ) -> tuple[Array, Array, tuple[Array, Array] | None]:
     validation_split = check_float(validation_split, "validation_split")
     if not 0 <= validation_split < 1:
@@ -594,7 +803,10 @@ def _split_validation(
                 f"validation_split={validation_split} leaves {n_val} of {len(X)} samples "
                 "for validation; it must leave at least one on each side"
             )
-        return X[:-n_val], Y[:-n_val], (X[-n_val:], Y[-n_val:])
+        held_out = np.sort(_validation_indices(Y, loss, n_val, np.random.default_rng(seed)))
+        kept = np.ones(len(X), dtype=bool)
+        kept[held_out] = False
+        return X[kept], Y[kept], (X[held_out], Y[held_out])
     return X, Y, None
 
 
@@ -603,6 +815,22 @@ def _check_verbose(verbose: object) -> int:
     if isinstance(verbose, (bool, np.bool_)):
         return int(verbose)
     return check_int(verbose, "verbose (0, 1 or a bool)", minimum=0)
+
+
+def _validation_indices(Y: Array, loss: Loss, n_val: int, rng: np.random.Generator) -> Array:
+    """``n_val`` random row indices; stratified by class for the classification losses.
+
+    The class of a row is the argmax of its one-hot target (categorical cross-entropy)
+    or its 0/1 label (binary cross-entropy with one output); several independent binary
+    outputs, and the other losses, draw plainly at random.
+    """
+    if loss.name == "categorical_crossentropy":
+        labels = Y.argmax(axis=1)
+    elif loss.name == "binary_crossentropy" and Y.shape[1] == 1:
+        labels = (Y[:, 0] > 0.5).astype(np.intp)
+    else:
+        return rng.permutation(len(Y))[:n_val]
+    return _stratified_test_indices(labels, n_val, rng)
 
 
 _OPTIMIZERS: dict[str, Callable[[], Optimizer]] = {

@@ -4,8 +4,9 @@ Everything here calls psinet's public functions, exactly as a script would:
 
 * the data come from :mod:`psinet.datasets` and :func:`psinet.train_test_split`;
 * **Step** is one mini-batch: :func:`psinet.gradients` then ``optimizer.step``;
-* **Epoch** (from the start of an epoch) is ``net.fit(..., epochs=1)`` with the seed that
-  draws the same batch order the Step button walks through, so n Steps = 1 Epoch;
+* **Epoch** (from the start of an epoch) is ``net.fit(..., epochs=e + 1, initial_epoch=e)``,
+  whose batch order for epoch ``e`` is the one the Step button walks through, so n Steps =
+  1 Epoch;
 * the numbers shown come from :func:`psinet.evaluate`, :func:`psinet.gradients`,
   ``net.predict`` (the decision boundary) and :func:`psinet.trace` (the table, and the
   forward and backward values of the one sample the learner clicks).
@@ -262,11 +263,6 @@ def make_data(config: Config) -> Data:
     return Data(X=X, y=y, Y=Y, n_train=n_train)
 
 
-def epoch_seed(seed: int, epoch: int) -> int:
-    """The seed whose first permutation orders the batches of 0-based ``epoch``."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
-
-
 @dataclass
 class Point:
     """One point of the curves: after ``epochs`` (fractional) of training."""
@@ -311,10 +307,10 @@ class Session:
         return -(-self.data.n_train // self.config.batch_size)
 
     def _order(self) -> Array:
-        """This epoch's permutation of the training rows: what ``fit`` draws with this seed."""
-        return np.random.default_rng(epoch_seed(self.config.seed, self.epoch)).permutation(
-            self.data.n_train
-        )
+        """This epoch's permutation of the training rows: what ``fit`` draws for the 0-based
+        epoch ``e``, from ``SeedSequence(seed, spawn_key=(e,))``."""
+        sequence = np.random.SeedSequence(self.config.seed, spawn_key=(self.epoch,))
+        return np.random.default_rng(sequence).permutation(self.data.n_train)
 
     def next_batch(self) -> Array:
         """Row indices of the mini-batch the next Step trains on."""
@@ -379,9 +375,10 @@ class Session:
                 Y_train,
                 loss=c.loss,
                 optimizer=self.optimizer,
-                epochs=1,
+                epochs=self.epoch + 1,
+                initial_epoch=self.epoch,
                 batch_size=c.batch_size,
-                seed=epoch_seed(c.seed, self.epoch),
+                seed=c.seed,
                 l2=c.l2,
                 verbose=0,
             )
