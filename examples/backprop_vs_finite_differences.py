@@ -323,8 +323,9 @@ def draw(m: Measurements, bp_law: PowerLaw, fd_law: PowerLaw, path: Path) -> obj
     ax.set_ylabel("time for one gradient, batch of 32 (seconds)")
     ratio = m.finite_diff[-1] / m.backprop[-1]
     ax.set_title(
-        "Backprop's cost grows like P, finite differences' like P²:\n"
-        f"at P = {m.n_params[-1]:,} finite differences are {ratio:,.0f}× slower"
+        f"One gradient: at P = {m.n_params[-1]:,} finite differences take {ratio:,.0f}× "
+        f"backprop's time\n(fitted log-log slopes {bp_law.slope:.2f} and {fd_law.slope:.2f}; "
+        "the cost model says 1 and 2)"
     )
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return plot.save(fig, path)
