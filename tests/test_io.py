@@ -10,6 +10,7 @@ import pickle
 import re
 import signal
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -753,6 +754,54 @@ def test_unknown_members_are_refused(tmp_path: Path, name: str, match: str) -> N
     zip_members(path, [*members_of(path), (name, npy_of(np.zeros((5, 4))))])
     with pytest.raises(FormatError, match=match):
         load(path)
+
+
+def test_a_huge_zip_directory_is_refused_unparsed(tmp_path: Path) -> None:
+    # 40,000 directory entries (2.2 MB) would become 40,000 ZipInfo objects (~20 MB).
+    entries = b"".join(
+        struct.pack(
+            "<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0, n, 0, 0, 0, 0, 0, 0
+        )
+        + name
+        for name in (f"W_{i}.npy".encode() for i in range(40_000))
+        for n in [len(name)]
+    )
+    end = struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, 40_000 % 65536, 40_000 % 65536, len(entries), 0, 0
+    )
+    path = tmp_path / "many.npz"
+    path.write_bytes(entries + end)
+    with (
+        peak_memory() as peak,
+        pytest.raises(
+            FormatError, match=r"zip directory must be at most 1048576 bytes.*found 2\d{6}"
+        ),
+    ):
+        load(path)
+    assert peak[0] < 1 << 20
+
+
+def test_zip64_end_records_are_read_and_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 0)  # as for > 65535 members: zip64 records
+    path = zip_members(tmp_path / "z.npz", members_of(save(make_net(), tmp_path / "m")))
+    monkeypatch.undo()
+    data = path.read_bytes()
+    assert data[-42:-38] == b"PK\x06\x07"  # the zip64 locator, then the end record
+    assert load(path).sizes == make_net().sizes  # a valid zip64 archive loads
+    record = data.rindex(b"PK\x06\x06")
+    patched = data[: record + 40] + (2**40).to_bytes(8, "little") + data[record + 48 :]
+    path.write_bytes(patched)  # the zip64 record (not the plain one) claims a 1 TiB directory
+    with pytest.raises(FormatError, match=r"zip directory must be at most .* found 1099511627776"):
+        load(path)
+
+
+def test_an_archive_comment_is_refused(good: Path) -> None:
+    with zipfile.ZipFile(good, "a") as zf:
+        zf.comment = b"psinet never writes one"
+    with pytest.raises(FormatError, match="no zip end record in its last 22 bytes"):
+        load(good)
 
 
 def test_declared_size_must_match_the_member(good: Path) -> None:

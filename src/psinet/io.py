@@ -89,6 +89,7 @@ HEADER_LIMIT = 1 << 20
 """The largest JSON header, in bytes, that :func:`load` reads (1 MiB)."""
 
 _NPY_HEADER_LIMIT = 10_000  # a .npy member's own header (NumPy's default max_header_size)
+_DIRECTORY_LIMIT = 1 << 20  # the zip's central directory: ~18,000 members of psinet's names
 _INT_DIGITS = 18  # JSON integers have at most this many digits (< 2**63)
 _CHUNK = 1 << 22  # arrays are read 4 MiB at a time into their final buffer
 _ZIP64_FROM = 1 << 30  # members larger than this are written with zip64 sizes
@@ -542,11 +543,48 @@ def load_with_optimizer(path: PathLike) -> tuple[Network, Optimizer | None]:
         size = os.fstat(fh.fileno()).st_size
         if fh.read(6) == b"\x93NUMPY":
             raise FormatError(f"{path}: expected a psinet .npz archive, found a single .npy array")
+        _check_end_record(path, fh, size)
         fh.seek(0)
         with _as_format_error(path):
             zf = zipfile.ZipFile(fh)
         with zf:
             return _load_archive(path, zf, size)
+
+
+def _check_end_record(path: Path, fh: IO[bytes], size: int) -> None:
+    """Refuse a central directory over :data:`_DIRECTORY_LIMIT` bytes before zipfile parses it.
+
+    zipfile turns every directory entry into an object (~10 times its size in memory);
+    the directory's size is read here from the end record (zip64's too), which psinet
+    writes as the last 22 bytes of the file (it never writes an archive comment).
+    """
+    end_size, locator_size, zip64_size = 22, 20, 56
+    fh.seek(max(size - end_size, 0))
+    end = fh.read(end_size)
+    if len(end) < end_size or end[:4] != b"PK\x05\x06" or end[20:22] != b"\0\0":
+        raise FormatError(
+            f"{path}: expected a psinet .npz archive, found a damaged or non-.npz file "
+            f"(no zip end record in its last {end_size} bytes)"
+        )
+    # The directory's size as the end record declares it, and as a zip64 record does,
+    # wherever a zip reader may look for one: just before its locator, or where it points.
+    directory = int.from_bytes(end[12:16], "little")
+    if size >= end_size + locator_size:
+        fh.seek(size - end_size - locator_size)
+        locator = fh.read(locator_size)
+        if locator[:4] == b"PK\x06\x07":
+            pointed = int.from_bytes(locator[8:16], "little")
+            for offset in (size - end_size - locator_size - zip64_size, pointed):
+                if 0 <= offset <= size - zip64_size:
+                    fh.seek(offset)
+                    record = fh.read(zip64_size)
+                    if record[:4] == b"PK\x06\x06":
+                        directory = max(directory, int.from_bytes(record[40:48], "little"))
+    if directory > _DIRECTORY_LIMIT:
+        raise FormatError(
+            f"{path}: the zip directory must be at most {_DIRECTORY_LIMIT} bytes "
+            f"(psinet's files hold one member per array), found {directory}"
+        )
 
 
 class _Declared(NamedTuple):
