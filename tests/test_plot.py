@@ -695,3 +695,18 @@ def test_plot_network_numbers_only_the_layers_where_they_stay_readable():
     assert not [g for g in printed if g.startswith("grad:0:")]
     assert len([g for g in printed if g.startswith("grad:1:")]) == 9
     assert len([g for g in printed if g.startswith("psi:0:")]) == 8  # every neuron keeps its Ψ
+
+
+def test_decision_boundary_classes_differ_by_marker_as_well_as_colour():
+    X = np.random.default_rng(2).normal(size=(12, 2))
+    y = np.arange(12) % 3
+    fig = psiplot.plot_decision_boundary(Network([2, 5, 3], ["relu", "softmax"], seed=0), X, y)
+    points = fig.axes[0].collections[-1]
+    paths = points.get_paths()
+    assert len(paths) == 12
+    shapes = {k: {len(paths[i].vertices) for i in np.flatnonzero(y == k)} for k in range(3)}
+    assert all(len(s) == 1 for s in shapes.values())  # one marker per class ...
+    assert len({s.pop() for s in shapes.values()}) == 3  # ... and a different one each
+    legend = fig.axes[0].get_legend()
+    handles = getattr(legend, "legend_handles", None) or legend.legendHandles  # mpl < 3.7
+    assert [h.get_marker() for h in handles] == ["o", "s", "^"]

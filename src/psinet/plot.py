@@ -417,7 +417,8 @@ def plot_decision_boundary(
     Returns
     -------
     matplotlib.figure.Figure
-        The axes holds the filled contours first and the scatter of ``X`` last.
+        The axes holds the filled contours first and the scatter of ``X`` last; each
+        class has its own colour and (up to 10 classes) its own marker.
     """
     _require_matplotlib()
     from matplotlib.colors import BoundaryNorm, ListedColormap
@@ -445,28 +446,44 @@ def plot_decision_boundary(
 
     fig, ax = _figure_and_axes(ax, (6.4, 5.0))
     ax.contourf(xx, yy, classes, levels=levels, cmap=cmap, norm=norm, alpha=0.35)
-    ax.scatter(X[:, 0], X[:, 1], c=labels, cmap=cmap, norm=norm, s=20, edgecolors="k")
+    points = ax.scatter(X[:, 0], X[:, 1], c=labels, cmap=cmap, norm=norm, s=20, edgecolors="k")
+    if n_classes <= len(_CLASS_MARKERS):  # each class its own marker too: not colour alone
+        points.set_paths([_marker_path(_CLASS_MARKERS[k]) for k in labels])
     ax.set_xlim(xx[0, 0], xx[0, -1])
     ax.set_ylim(yy[0, 0], yy[-1, 0])
     ax.set_xlabel("input $x_0$ (data units)")
     ax.set_ylabel("input $x_1$ (data units)")
     if n_classes <= 10:
         handles = [
-            Line2D([], [], marker="o", linestyle="", color=colors[k], markeredgecolor="k")
+            Line2D(
+                [], [], marker=_CLASS_MARKERS[k], linestyle="", color=colors[k],
+                markeredgecolor="k",
+            )
             for k in range(n_classes)
-        ]
+        ]  # fmt: skip
         ax.legend(
             handles,
             [f"class {k}" for k in range(n_classes)],
             loc="upper left",
             bbox_to_anchor=(1.02, 1.0),  # outside the axes: the shading is data too
-            title="dot: true class\nshade: predicted",
+            title="marker: true class\nshade: predicted",
             fontsize="small",
             title_fontsize="small",
         )
-    ax.set_title(title if title is not None else "Predicted class (shade) and the data (dots)")
+    ax.set_title(title if title is not None else "Predicted class (shade) and the data (markers)")
     _save(fig, path)
     return fig
+
+
+_CLASS_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<")
+
+
+def _marker_path(marker: str) -> Any:
+    """The path a scatter draws for ``marker`` (to give each point its class's marker)."""
+    from matplotlib.markers import MarkerStyle
+
+    style = MarkerStyle(marker)
+    return style.get_path().transformed(style.get_transform())
 
 
 def _class_grid(net: Network, X: Array, resolution: int, padding: float) -> tuple[Array, ...]:
