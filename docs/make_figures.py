@@ -8,8 +8,9 @@ made deterministic: matplotlib's default style and font (DejaVu Sans), the Agg c
 a fixed size and resolution, and no metadata (no version, no date) in the PNG.
 
 ``figures.json`` records what each picture draws: every text it prints and a digest of
-every line's data. tests/test_docs_figures.py regenerates the pictures into a temporary
-directory and fails when the committed ones are stale.
+every line's data (and the matplotlib version that rendered the PNGs).
+tests/test_docs_figures.py regenerates the pictures into a temporary directory and
+fails when the committed ones are stale.
 """
 
 from __future__ import annotations
@@ -136,8 +137,9 @@ def make(out: Path = OUT) -> dict[str, Any]:
             fig = draw()
             fig.savefig(out / name, dpi=DPI, metadata={"Software": None})  # no version stamp
             manifest[name] = drawn_data(fig)
+    record = {"matplotlib": matplotlib.__version__, **manifest}  # the renderer, for the pixels
     (out / "figures.json").write_text(
-        json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return manifest
 
