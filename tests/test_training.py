@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from psinet import Network, activations, datasets, gradients, losses, optimizers, schedules
 from psinet import preprocessing as pp
@@ -902,3 +904,79 @@ def test_after_any_interrupt_no_guard_is_left_active():
     net.fit(X, Y, loss="mse", epochs=1, callbacks=[lambda r: _ctrl_c()], verbose=0)
     assert _DeferredInterrupt.active is None
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_squared_psi_that_underflows_does_not_hide_an_overflowing_update():
+    """Ψ = 1e-30: ‖Ψ‖² underflows float32 to 0, yet ∂E/∂W = Ψ·X = 100 and η·100 overflows."""
+    net = Network([1, 1], "identity", seed=0, dtype=np.float32)
+    net.weights[0] = [[0.0, 1e-30]]
+    opt = optimizers.SGD(1e37)
+    before = _snapshot(net, opt)
+    with pytest.raises(DivergenceError, match="overflowed"):
+        net.fit(np.array([[1e32]]), np.array([[0.0]]), loss="mse", optimizer=opt, verbose=0)
+    _assert_unchanged(net, opt, before)
+
+
+def test_an_overflowing_gradient_is_refused_however_small_the_rate():
+    """Ψ_0 = 1e10, X = 1e30: ∂E/∂W_0 is inf in float32; η = 1e-40 would make η·inf = inf."""
+    net = Network([1, 1, 1], ["identity", "sigmoid"], seed=0, dtype=np.float32)
+    net.weights[0] = [[1e-30, 0.0]]
+    net.weights[1] = [[1e10, 0.0]]
+    opt = optimizers.SGD(1e-40)
+    before = _snapshot(net, opt)
+    with pytest.raises(DivergenceError, match=r"gradient of weights\[0\] is not finite"):
+        net.fit(
+            np.array([[1e30]]),
+            np.array([[0.0]]),
+            loss="binary_crossentropy",
+            optimizer=opt,
+            verbose=0,
+        )
+    _assert_unchanged(net, opt, before)
+
+
+@settings(deadline=None, derandomize=True, max_examples=40)
+@given(
+    make=st.sampled_from(
+        [
+            lambda lr: optimizers.SGD(lr),
+            lambda lr: optimizers.SGD(lr, momentum=0.9),
+            lambda lr: optimizers.Adam(lr),
+            lambda lr: optimizers.RMSprop(lr),
+            lambda lr: optimizers.Adagrad(lr),
+            lambda lr: optimizers.AdamW(lr),
+        ]
+    ),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    hidden=st.sampled_from(["relu", "tanh", "identity", "elu"]),
+    loss=st.sampled_from(["mse", "binary_crossentropy"]),
+    x_exp=st.integers(-30, 38),
+    w_exp=st.integers(-30, 30),
+    lr_exp=st.integers(-40, 38),
+    seed=st.integers(0, 1000),
+)
+def test_fit_ends_with_finite_weights_or_refuses_the_step(
+    make, dtype, hidden, loss, x_exp, w_exp, lr_exp, seed
+):
+    """Any magnitudes of data, weights and rate: finite weights, or DivergenceError and the
+    weights of the step before."""
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(12, 3)) * 10.0**x_exp).astype(dtype)
+    Y = (rng.random((12, 1)) > 0.5).astype(dtype)
+    net = Network([3, 4, 1], [hidden, "sigmoid"], seed=seed, dtype=dtype)
+    with np.errstate(over="ignore"):
+        scaled = [(W * 10.0**w_exp).astype(dtype) for W in net.weights]
+    if not all(np.isfinite(W).all() for W in scaled):
+        return
+    net.weights = scaled
+    opt = make(10.0**lr_exp)
+    try:
+        net.fit(X, Y, loss=loss, optimizer=opt, epochs=2, batch_size=5, seed=seed, verbose=0)
+    except DivergenceError:
+        pass
+    except ValueError as exc:  # a refused input (e.g. the data overflow the dtype)
+        assert "overflow" in str(exc) or "finite" in str(exc), exc
+        return
+    assert all(np.isfinite(W).all() for W in net.weights)
+    states = opt.state_dict()["state"].values()
+    assert all(np.isfinite(a).all() for arrays in states for a in arrays)

@@ -107,6 +107,11 @@ def _max_abs(a: Array) -> float:
     return max(hi, -lo) if math.isfinite(hi) and math.isfinite(lo) else math.nan
 
 
+def _inverse_eps(eps: float, b: Bounds) -> float:
+    """1/ε, or inf when ε is below the dtype's smallest normal number (it may round to 0)."""
+    return 1.0 / eps if eps >= b["tiny"] else math.inf
+
+
 def _defined_in(cls: type, name: str) -> type | None:
     return next((c for c in cls.__mro__ if name in c.__dict__), None)
 
@@ -229,6 +234,7 @@ class Optimizer:
         lr = 1.0 if prescaled else self.current_lr
         new = self._next_bounds(bounds, float(grad_bound), lr) if self._provable else None
         if new is not None:
+            new["g"] = float(grad_bound)  # the gradient itself must be finite
             new["lr"] = lr  # scalars are cast to the weights' dtype too: they must fit
         if new is not None and all(value <= bounds["limit"] for value in new.values()):
             self.step(weights, grads, prescaled=prescaled)
@@ -248,7 +254,7 @@ class Optimizer:
         saved_t = self.t
         saved_w = [np.array(w, copy=True) for w in weights]
         saved_state = {name: [a.copy() for a in arrays] for name, arrays in self._state.items()}
-        with np.errstate(over="ignore", invalid="ignore"):  # what overflows is checked next
+        with np.errstate(all="ignore"):  # whatever overflows is checked next
             self.step(weights, grads, prescaled=prescaled)
         if all(np.isfinite(a).all() for a in (*weights, *self._all_state())):
             self._bounds = self._measure(weights)
@@ -551,7 +557,7 @@ class Adagrad(Optimizer):
     def _next_bounds(self, b: Bounds, G: float, lr: float) -> Bounds | None:
         # s ≥ g² elementwise, so |g| / (√s + ε) ≤ 1 up to rounding, unless g² underflowed
         # (then |g| < √tiny and the ratio is at most √tiny / ε).
-        ratio = 2.0 + math.sqrt(b["tiny"]) / self.eps
+        ratio = 2.0 + math.sqrt(b["tiny"]) * _inverse_eps(self.eps, b)
         return {"w": b["w"] + lr * ratio, "s": b["s"] + G * G, "ratio": ratio, "step": lr * ratio}
 
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
@@ -587,7 +593,9 @@ class RMSprop(Optimizer):
         # s ≥ (1 − ρ)·g², so |g| / (√s + ε) ≤ 1/√(1 − ρ) up to rounding, unless (1 − ρ)·g²
         # underflowed (then |g| < √(tiny / (1 − ρ)) and the ratio is at most that / ε).
         keep = 1.0 - self.rho
-        ratio = 2.0 / math.sqrt(keep) + 2.0 * math.sqrt(b["tiny"] / keep) / self.eps
+        ratio = 2.0 / math.sqrt(keep) + 2.0 * math.sqrt(b["tiny"] / keep) * _inverse_eps(
+            self.eps, b
+        )
         s = self.rho * b["s"] + keep * G * G
         return {"w": b["w"] + lr * ratio, "s": s, "g2": G * G, "ratio": ratio, "step": lr * ratio}
 
@@ -644,7 +652,7 @@ class Adam(Optimizer):
         b1, b2, t = self.beta1, self.beta2, self.t + 1
         m = b1 * b["m"] + (1.0 - b1) * G
         v = b2 * b["v"] + (1.0 - b2) * G * G
-        ratio = m / self.eps  # |m / (√v̂ + ε)| ≤ |m| / ε
+        ratio = m * _inverse_eps(self.eps, b)  # |m / (√v̂ + ε)| ≤ |m| / ε
         scale = lr / (1.0 - b1**t)
         step = scale * ratio
         return {

@@ -387,15 +387,21 @@ def _gradient_bound(
     Entry (i, j) of ``Ψ_lᵀ X̄_l`` is the dot product of column i of ``Ψ_l`` and column j
     of ``X̄_l``, so by Cauchy–Schwarz it is at most ``‖Ψ_l‖ ‖X̄_l‖`` (Frobenius norms,
     one dot product each over a batch-sized array; ``‖X̄_l‖² = ‖X_l‖² + N`` for the ones
-    column). A NaN or inf anywhere in Ψ makes the bound NaN or inf. The L2 term adds
-    at most ``scale·λ·‖W‖``.
+    column). A NaN or inf anywhere in Ψ makes the bound NaN or inf. Each squared entry
+    that underflows loses less than the dtype's ``tiny``, so ``size·tiny`` is added back
+    to each ‖·‖². The L2 term adds at most ``scale·λ·‖W‖``.
     """
     psi, a, N = cache.psi, cache.a, cache.n_samples
+    tiny = float(np.finfo(psi[0].dtype).tiny)
+
+    def norm2(x: Array) -> float:  # ‖x‖², never below the true value
+        return float(np.vdot(x, x)) + x.size * tiny
+
     if X_bar_norm2 is None:
-        X_bar_norm2 = float(np.vdot(cache.X_bar[0], cache.X_bar[0]))
-    total = float(np.vdot(psi[0], psi[0])) * X_bar_norm2  # a sum keeps any NaN (max would not)
+        X_bar_norm2 = norm2(cache.X_bar[0])
+    total = norm2(psi[0]) * X_bar_norm2  # a sum keeps any NaN (max would not)
     for l in range(1, len(psi)):
-        total += float(np.vdot(psi[l], psi[l])) * (float(np.vdot(a[l - 1], a[l - 1])) + N)
+        total += norm2(psi[l]) * (norm2(a[l - 1]) + N)
     bound = math.sqrt(total)
     if l2:
         w_norm = math.sqrt(sum(float(np.vdot(W, W)) for W in net.weights))
