@@ -21,8 +21,20 @@ def test_the_readme_has_python_examples_with_expected_output():
     assert any(_expected_prints(block) for block in BLOCKS)
 
 
+@pytest.fixture
+def registries():
+    """The README registers its own activation and loss: forget them afterwards."""
+    import psinet
+
+    saved = [(r, dict(r)) for r in (psinet.activations.REGISTERED, psinet.losses.REGISTERED)]
+    yield
+    for registry, contents in saved:
+        registry.clear()
+        registry.update(contents)
+
+
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_example_runs_and_prints_what_it_says(index, tmp_path, monkeypatch):
+def test_readme_example_runs_and_prints_what_it_says(index, tmp_path, monkeypatch, registries):
     monkeypatch.chdir(tmp_path)  # examples that save files write them here
     code = BLOCKS[index]
     out = io.StringIO()
