@@ -57,7 +57,7 @@ import stat
 import sys
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -334,8 +334,15 @@ def _optimizer_part(
 # ---------------------------------------------------------------------------- writing
 
 
-def _atomic_write(target: Path, members: list[tuple[str, Array]]) -> None:
+def _atomic_write(
+    target: Path,
+    members: list[tuple[str, Array]],
+    write: Callable[[IO[bytes], list[tuple[str, Array]]], None] | None = None,
+) -> None:
     """Write the archive to ``target`` via a temporary file and ``os.replace``.
+
+    ``write(f, members)`` writes the file's bytes (default: the ``.npz`` archive;
+    :mod:`psinet.interop` passes its safetensors writer).
 
     Steps: (1) remove temporary files that killed saves to this target left behind,
     (2) create and lock ``.<name>.<digest>.psinet-tmp-<random>`` in the target's
@@ -357,7 +364,7 @@ def _atomic_write(target: Path, members: list[tuple[str, Array]]) -> None:
         raise
     try:
         try:
-            _write_archive(f, members)
+            (write or _write_archive)(f, members)
             f.flush()
             os.fsync(f.fileno())
             if _fcntl is None:  # pragma: no cover - Windows cannot rename an open file

@@ -1,0 +1,585 @@
+"""The way out to PyTorch: the same network, weight for weight, as a ``torch.nn.Sequential``.
+
+A psinet layer ``z_l = X̄_l W_lᵀ`` is a ``torch.nn.Linear`` with ``weight = W_l[:, :-1]``
+(n_{l+1}, n_l) and ``bias = W_l[:, -1]`` (n_{l+1},), followed by its activation module:
+
+=================  ===================================================================
+psinet             torch.nn
+=================  ===================================================================
+``sigmoid``        ``Sigmoid()``
+``tanh``           ``Tanh()``
+``relu``           ``ReLU()``
+``leaky_relu``     ``LeakyReLU(negative_slope=alpha)``
+``elu``            ``ELU(alpha=alpha)``
+``softplus``       ``Softplus(beta=1, threshold=40)``: psinet's softplus has no linear
+                   switch; above 40 ``log(1 + e^z)`` *is* ``z`` in float32 and float64
+``identity``       ``Identity()``
+``softmax``        ``Softmax(dim=-1)``
+=================  ===================================================================
+
+* :func:`to_torch` builds that Sequential in the network's dtype (float64 stays float64);
+  ``logits=True`` leaves out the output activation, for ``BCEWithLogitsLoss`` and
+  ``CrossEntropyLoss``.
+* :func:`from_torch` reads such a Sequential back (``to_torch``'s, or hand-written ones of
+  the same kinds) and refuses anything else, naming the module and its position.
+  ``from_torch(to_torch(net))`` has the very same weights, bit for bit.
+* :func:`save_safetensors` / :func:`load_safetensors` write and read the safetensors
+  format with NumPy alone; the tensor names are ``to_torch(net).state_dict()``'s keys
+  (``"0.weight"``, ``"0.bias"``, ``"2.weight"``, …), so
+  ``model.load_state_dict(safetensors.torch.load_file(path))`` works.
+
+PyTorch is an optional extra (``pip install "psinet[torch]"``), imported only when
+:func:`to_torch` or :func:`from_torch` is called; the safetensors functions need NumPy only.
+
+Losses carry over with psinet's conventions (sum over the outputs, mean over the samples):
+psinet's ``mse`` is ``½ Σ_k (ŷ_k − y_k)²`` averaged over samples, so ``nn.MSELoss()`` (a mean
+over all N·k entries) is ``2/k`` times it; ``binary_crossentropy`` is ``k × nn.BCELoss()``;
+``categorical_crossentropy`` with one-hot targets is ``nn.CrossEntropyLoss()`` on the logits.
+
+>>> import tempfile, numpy as np
+>>> from psinet import Network
+>>> net = Network([3, 4, 2], ["tanh", "softmax"], seed=0)
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     path = save_safetensors(net, f"{tmp}/model.safetensors")
+...     again = load_safetensors(path)
+>>> all(np.array_equal(a, b) for a, b in zip(net.weights, again.weights))
+True
+>>> again.activations
+(Tanh(), Softmax())
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import activations as _activations
+from ._checks import check_bool, check_network
+from .activations import Activation
+from .io import (
+    HEADER_LIMIT,
+    FormatError,
+    _atomic_write,
+    _bounded_int,
+    _finite_float,
+    _open_regular,
+    _refuse_constant,
+    _short,
+)
+from .network import Network
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = ["from_torch", "load_safetensors", "save_safetensors", "to_torch"]
+
+Array = np.ndarray
+PathLike = str | os.PathLike[str]
+
+SOFTPLUS_THRESHOLD = 40.0
+"""The ``threshold`` of the ``nn.Softplus`` that :func:`to_torch` makes.
+
+Above it torch returns ``z``; ``log(1 + e^z)`` rounds to ``z`` there in float32 and float64
+(``e^(−40) ≈ 4e-18``), so the switch is invisible and ``e^z`` cannot overflow below it.
+"""
+
+_MIN_SOFTPLUS_THRESHOLD = 20.0  # torch's default; its switch there is off by e^(−20) ≈ 2e-9
+
+_SAFETENSORS_DTYPES: dict[str, np.dtype[Any]] = {
+    "F64": np.dtype("<f8"),
+    "F32": np.dtype("<f4"),
+}
+_TENSOR_NAME = re.compile(r"(0|[1-9][0-9]{0,8})\.(weight|bias)")
+
+
+def _torch() -> Any:
+    """The ``torch`` module, or an ImportError naming the extra to install."""
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - tested where torch is absent
+        raise ImportError(
+            "psinet.interop.to_torch/from_torch need PyTorch, an optional extra: "
+            'pip install "psinet[torch]"'
+        ) from exc
+    return torch
+
+
+def _torch_dtype(dtype: np.dtype[Any]) -> Any:
+    torch = _torch()
+    return torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
+
+
+# ---------------------------------------------------------------------------- to_torch
+
+
+def _activation_module(l: int, f: Activation) -> Any:
+    """The ``torch.nn`` module computing psinet's activation ``f`` of layer ``l``."""
+    nn = _torch().nn
+    if type(f) is not _activations.lookup(f.name) or f.name not in _activations.ACTIVATIONS:
+        raise ValueError(
+            f"to_torch: layer {l}'s activation {f!r} is not one of psinet's built-ins "
+            f"{sorted(_activations.ACTIVATIONS)}, so it has no torch.nn module"
+        )
+    if isinstance(f, _activations.LeakyReLU):
+        return nn.LeakyReLU(negative_slope=f.alpha)
+    if isinstance(f, _activations.ELU):
+        return nn.ELU(alpha=f.alpha)
+    if isinstance(f, _activations.Softplus):
+        return nn.Softplus(beta=1.0, threshold=SOFTPLUS_THRESHOLD)
+    if isinstance(f, _activations.Softmax):
+        return nn.Softmax(dim=-1)
+    simple = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "identity": nn.Identity}
+    return simple[f.name]()
+
+
+def to_torch(net: Network, *, logits: bool = False) -> torch.nn.Sequential:
+    """``net`` as a ``torch.nn.Sequential`` of ``Linear`` and activation modules.
+
+    Layer ``l`` becomes ``Linear(n_l, n_{l+1})`` with ``weight = W_l[:, :-1]``, shape
+    (n_{l+1}, n_l), and ``bias = W_l[:, -1]``, shape (n_{l+1},), at position ``2l``,
+    followed by its activation at ``2l + 1`` (see the module's table). Parameters are
+    copies, in ``net.dtype`` (float64 stays float64), on the CPU.
+
+    ``logits=True`` leaves out the output activation: the model returns ``z_{L-1}``, for
+    ``BCEWithLogitsLoss`` (after a sigmoid) or ``CrossEntropyLoss`` (after a softmax).
+    A model input ``X`` of shape (N, n_0) gives an output of shape (N, n_L).
+
+    Raises ImportError (naming the ``torch`` extra) without PyTorch, ValueError for a
+    custom activation, which has no torch module.
+    """
+    net = check_network(net)
+    logits = check_bool(logits, "logits")
+    torch = _torch()
+    dtype = _torch_dtype(net.dtype)
+    modules: list[Any] = []
+    for l, (W, f) in enumerate(zip(net.weights, net.activations, strict=True)):
+        activation = _activation_module(l, f)  # checked before anything is built
+        # Built on the meta device, then given memory: torch's random init never runs.
+        linear = torch.nn.Linear(net.sizes[l], net.sizes[l + 1], dtype=dtype, device="meta")
+        linear = linear.to_empty(device="cpu")
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(np.array(W[:, :-1])))  # W_l[:, :-1]
+            linear.bias.copy_(torch.from_numpy(np.array(W[:, -1])))  # the bias column
+        modules.append(linear)
+        if not (logits and l == net.n_layers - 1):
+            modules.append(activation)
+    return torch.nn.Sequential(*modules)
+
+
+# ---------------------------------------------------------------------------- from_torch
+
+
+def _where(position: int, name: str, module: Any) -> str:
+    return f"module {position} ({name!r}: {module!r})"
+
+
+def _psinet_activation(position: int, name: str, module: Any) -> Activation | None:
+    """psinet's activation for a torch module, None if it is no activation psinet has."""
+    nn = _torch().nn
+    kind = type(module)
+    where = _where(position, name, module)
+    simple = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu", nn.Identity: "identity"}
+    if kind in simple:
+        return _activations.get(simple[kind])
+    try:
+        if kind is nn.LeakyReLU:
+            return _activations.LeakyReLU(alpha=module.negative_slope)
+        if kind is nn.ELU:
+            return _activations.ELU(alpha=module.alpha)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"from_torch: {where} has parameters psinet does not accept: {exc}"
+        ) from None
+    if kind is nn.Softplus:
+        if module.beta != 1 or not module.threshold >= _MIN_SOFTPLUS_THRESHOLD:
+            raise ValueError(
+                f"from_torch: {where}: psinet's softplus is log(1 + e^z), so it needs beta=1 "
+                f"and threshold >= {_MIN_SOFTPLUS_THRESHOLD:g} (a linear switch below that "
+                f"changes the function), got beta={module.beta!r}, "
+                f"threshold={module.threshold!r}"
+            )
+        return _activations.Softplus()
+    if kind is nn.Softmax:
+        if module.dim not in (1, -1):
+            raise ValueError(
+                f"from_torch: {where}: psinet's softmax runs over each sample's outputs, "
+                f"dim=-1 (or 1), got dim={module.dim!r}"
+            )
+        return _activations.Softmax()
+    return None
+
+
+_SUPPORTED = (
+    "Linear (with bias) followed by one of Sigmoid, Tanh, ReLU, LeakyReLU(0 <= slope < 1), "
+    "ELU(alpha > 0), Softplus(beta=1, threshold >= 20), Identity, Softmax(dim=-1)"
+)
+
+
+def from_torch(module: Any, *, output_activation: Any = None) -> Network:
+    """A psinet :class:`Network` with the weights of a ``torch.nn.Sequential``.
+
+    The Sequential must alternate ``Linear`` layers (with bias) and the activation
+    modules of :func:`to_torch`'s table, starting with a Linear; the last Linear may
+    stand alone, meaning an identity output (a ``logits=True`` model). Layer ``l``'s
+    ``W_l``, ndarray of shape (n_{l+1}, n_l + 1), is ``[weight, bias]``, copied in the
+    parameters' dtype (float32 or float64, the same for all).
+
+    ``output_activation`` (a psinet activation name or object), when given, is used for
+    a last Linear that stands alone: ``from_torch(to_torch(net, logits=True),
+    output_activation="softmax")`` gives ``net`` back.
+
+    Anything else is refused with a ValueError (TypeError for a non-Sequential) that
+    names the module and its position: GELU, SiLU, Dropout, BatchNorm, ``bias=False``,
+    two Linear layers in a row, an activation first or twice, LeakyReLU/ELU/Softplus/
+    Softmax parameters psinet does not accept, mixed dtypes, non-finite weights.
+    ``from_torch(to_torch(net))`` has ``net``'s weights bit for bit.
+    """
+    torch = _torch()
+    if not isinstance(module, torch.nn.Sequential):
+        raise TypeError(
+            f"from_torch expects a torch.nn.Sequential of {_SUPPORTED}, got {type(module).__name__}"
+        )
+    output = None if output_activation is None else _activations.get(output_activation)
+    children = list(module.named_children())
+    if not children:
+        raise ValueError("from_torch: the Sequential is empty; expected at least one Linear")
+    linears: list[Any] = []
+    acts: list[Activation | None] = []
+    dtype = None
+    for position, (name, child) in enumerate(children):
+        where = _where(position, name, child)
+        if type(child) is torch.nn.Linear:
+            if acts and acts[-1] is None:
+                raise ValueError(
+                    f"from_torch: {where} follows another Linear (module {position - 1}); "
+                    "psinet needs an activation between two Linear layers "
+                    "(torch.nn.Identity() for none)"
+                )
+            if child.bias is None:
+                raise ValueError(
+                    f"from_torch: {where} has bias=False; every psinet layer has a bias "
+                    "column (use bias=True, initialised to zeros if you want none)"
+                )
+            if linears and child.in_features != linears[-1].out_features:
+                raise ValueError(
+                    f"from_torch: {where} takes {child.in_features} inputs, but the layer "
+                    f"before gives {linears[-1].out_features}"
+                )
+            if child.weight.dtype not in (torch.float32, torch.float64):
+                raise ValueError(
+                    f"from_torch: {where} has dtype {child.weight.dtype}; psinet networks "
+                    "are float32 or float64"
+                )
+            if child.bias.dtype != child.weight.dtype or dtype not in (None, child.weight.dtype):
+                raise ValueError(
+                    f"from_torch: {where} has dtype {child.bias.dtype}/{child.weight.dtype}, "
+                    f"but the layers before are {dtype}; psinet needs one dtype"
+                )
+            dtype = child.weight.dtype
+            linears.append(child)
+            acts.append(None)
+            continue
+        f = _psinet_activation(position, name, child)
+        if f is None:
+            raise ValueError(
+                f"from_torch: {where} has no psinet counterpart; expected {_SUPPORTED}"
+            )
+        if not linears or acts[-1] is not None:
+            raise ValueError(
+                f"from_torch: {where} is an activation that does not follow a Linear; "
+                "psinet has exactly one activation after each Linear"
+            )
+        acts[-1] = f
+    if acts[-1] is None:
+        acts[-1] = output if output is not None else _activations.Identity()
+    elif output is not None:
+        raise ValueError(
+            f"from_torch: output_activation={output!r} is only for a Sequential that ends "
+            f"with a Linear; this one ends with {acts[-1]!r}"
+        )
+    sizes = [linears[0].in_features, *(m.out_features for m in linears)]
+    np_dtype = np.float64 if dtype == torch.float64 else np.float32
+    weights = []
+    for linear in linears:
+        weight = linear.weight.detach().cpu().numpy()
+        bias = linear.bias.detach().cpu().numpy()
+        weights.append(np.concatenate([weight, bias[:, None]], axis=1))  # [weight, bias]
+    net = Network(sizes, [f for f in acts if f is not None], seed=0, dtype=np_dtype)
+    net.weights = weights  # checked: shapes, finite values
+    net.seed = None
+    return net
+
+
+# ---------------------------------------------------------------------------- safetensors
+
+
+def _tensor_names(net: Network) -> list[tuple[str, Array]]:
+    """``to_torch(net).state_dict()``'s names and the arrays, little-endian, in layer order."""
+    le = np.dtype(net.dtype).newbyteorder("<")
+    tensors = []
+    for l, W in enumerate(net.weights):
+        tensors.append((f"{2 * l}.weight", np.ascontiguousarray(W[:, :-1], dtype=le)))
+        tensors.append((f"{2 * l}.bias", np.ascontiguousarray(W[:, -1], dtype=le)))
+    return tensors
+
+
+def _safetensors_header(net: Network, tensors: list[tuple[str, Array]]) -> bytes:
+    from . import __version__  # here: psinet/__init__ may import this module
+
+    code = "F64" if np.dtype(net.dtype) == np.float64 else "F32"
+    header: dict[str, Any] = {
+        "__metadata__": {
+            "format": "pt",
+            "psinet_version": __version__,
+            "psinet_activations": json.dumps([f.get_config() for f in net.activations]),
+        }
+    }
+    offset = 0
+    for name, a in tensors:
+        header[name] = {
+            "dtype": code,
+            "shape": list(a.shape),
+            "data_offsets": [offset, offset + a.nbytes],
+        }
+        offset += a.nbytes
+    raw = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    return raw + b" " * (-len(raw) % 8)  # the data starts 8-byte aligned, as safetensors pads
+
+
+def save_safetensors(net: Network, path: PathLike) -> Path:
+    """Write ``net``'s weights to a ``.safetensors`` file, with NumPy alone.
+
+    The file is an 8-byte little-endian header length, a JSON header (``dtype`` ``"F64"``
+    or ``"F32"``, ``shape``, ``data_offsets`` per tensor, and ``__metadata__`` with the
+    activations), then the raw little-endian data. Tensors are named as in
+    ``to_torch(net).state_dict()``: ``"{2l}.weight"``, shape (n_{l+1}, n_l), and
+    ``"{2l}.bias"``, shape (n_{l+1},), for each layer ``l``. Written atomically (like
+    :func:`psinet.io.save`: a temporary file, then a rename); returns the path written.
+
+    Refused before anything is written: non-finite weights, an activation that is not
+    built in or registered (:func:`load_safetensors` could not rebuild it).
+    """
+    net = check_network(net)
+    for l, W in enumerate(net.weights):
+        if not np.isfinite(W).all():
+            raise ValueError(f"net.weights[{l}] must be finite to be saved, got NaN or inf")
+    for l, f in enumerate(net.activations):
+        if type(f) is not _activations.lookup(f.name):
+            raise ValueError(
+                f"layer {l}'s activation {f!r} must be built in or registered with "
+                "psinet.register_activation to be saved"
+            )
+    raw = os.fspath(path)
+    if not isinstance(raw, str):
+        raise TypeError(f"path must be a str or os.PathLike[str], got {type(raw).__name__}")
+    if not raw or raw.endswith(tuple(s for s in (os.sep, os.altsep) if s)) or Path(raw).is_dir():
+        raise ValueError(f"path must name a file, got {raw!r}")
+    target = Path(raw)
+    tensors = _tensor_names(net)
+    header = _safetensors_header(net, tensors)
+    if len(header) > HEADER_LIMIT:
+        raise ValueError(f"the header must be at most {HEADER_LIMIT} bytes, got {len(header)}")
+    _atomic_write(target, [("header", np.frombuffer(header, np.uint8)), *tensors], _write_st)
+    return target
+
+
+def _write_st(f: IO[bytes], members: list[tuple[str, Array]]) -> None:
+    """Header length (u64, little-endian), header, then each tensor's bytes in order."""
+    (_, header), *tensors = members
+    f.write(len(header).to_bytes(8, "little"))
+    f.write(header.tobytes())
+    for _, a in tensors:
+        f.write(a.tobytes())
+
+
+def load_safetensors(path: PathLike, *, activations: Any = None) -> Network:
+    """A :class:`Network` from a ``.safetensors`` file of Linear layers.
+
+    The file may come from :func:`save_safetensors` or from
+    ``safetensors.torch.save_file(model.state_dict(), path)`` for a Sequential that
+    :func:`from_torch` accepts: tensors ``"<i>.weight"`` (n_{l+1}, n_l) and ``"<i>.bias"``
+    (n_{l+1},), float32 or float64, their indices ``i`` increasing with the layer.
+    Returns ``W_l = [weight, bias]``, ndarray of shape (n_{l+1}, n_l + 1), bit for bit.
+
+    ``activations`` (as for :class:`Network`) is required when the file does not name
+    them (a file psinet did not write) and overrides the file's when given.
+
+    Reading is bounded and checked before any array is read: the header length and JSON
+    (at most :data:`psinet.io.HEADER_LIMIT` bytes), names, dtypes, shapes, and offsets
+    that tile the rest of the file exactly. A bad file raises
+    :class:`psinet.io.FormatError`.
+    """
+    path = Path(os.fspath(path))
+    with _open_regular(path) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        first = fh.read(8)
+        if len(first) < 8:
+            raise FormatError(f"{path}: expected a safetensors file, found {size} bytes")
+        n = int.from_bytes(first, "little")
+        if n > HEADER_LIMIT or 8 + n > size:
+            raise FormatError(
+                f"{path}: the safetensors header must be at most {HEADER_LIMIT} bytes and fit "
+                f"in the file of {size} bytes, found a declared length of {_short(n)}"
+            )
+        header = _decode_st_header(path, fh.read(n))
+        entries, layer_names, dtype = _check_st_header(path, header, size - 8 - n)
+        data: dict[str, Array] = {}
+        for name, (shape, (begin, end)) in sorted(entries.items(), key=lambda e: e[1][1]):
+            buf = fh.read(end - begin)
+            if len(buf) != end - begin:
+                raise FormatError(f"{path}: the file ends inside tensor {name!r}")
+            a = np.frombuffer(buf, dtype=dtype.newbyteorder("<")).reshape(shape)
+            if not np.isfinite(a).all():
+                raise FormatError(f"{path}: tensor {name!r} must be finite, found NaN or inf")
+            data[name] = a
+    metadata = header.get("__metadata__") or {}
+    if activations is None:
+        activations = _activations_from_metadata(path, metadata, len(layer_names))
+    sizes = [entries[f"{layer_names[0]}.weight"][0][1]]
+    sizes += [entries[f"{i}.weight"][0][0] for i in layer_names]
+    net = Network(sizes, activations, seed=0, dtype=dtype.newbyteorder("="))
+    net.weights = [
+        np.concatenate([data[f"{i}.weight"], data[f"{i}.bias"][:, None]], axis=1)
+        for i in layer_names
+    ]
+    net.seed = None
+    return net
+
+
+def _decode_st_header(path: Path, raw: bytes) -> dict[str, Any]:
+    try:
+        header = json.loads(
+            raw.decode("utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
+    except RecursionError:
+        raise FormatError(f"{path}: the safetensors header is nested too deep") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FormatError(f"{path}: the safetensors header must be UTF-8 JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise FormatError(
+            f"{path}: the safetensors header must be a JSON object, found {type(header).__name__}"
+        )
+    return header
+
+
+def _check_st_header(
+    path: Path, header: dict[str, Any], n_data: int
+) -> tuple[dict[str, tuple[tuple[int, ...], tuple[int, int]]], list[int], np.dtype[Any]]:
+    """(name → (shape, offsets)), the layer indices in order, and the one dtype."""
+    metadata = header.get("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
+        raise FormatError(f"{path}: __metadata__ must map strings to strings")
+    entries: dict[str, tuple[tuple[int, ...], tuple[int, int]]] = {}
+    dtypes = set()
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not _TENSOR_NAME.fullmatch(name):
+            raise FormatError(
+                f"{path}: expected tensors named '<i>.weight' and '<i>.bias' (a Sequential of "
+                f"Linear layers), found {_short(name)}"
+            )
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise FormatError(
+                f"{path}: tensor {name!r} must have exactly dtype, shape and data_offsets, "
+                f"found {_short(entry)}"
+            )
+        code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if code not in _SAFETENSORS_DTYPES:
+            raise FormatError(
+                f"{path}: tensor {name!r} must have dtype F64 or F32 (psinet's float64 or "
+                f"float32), found {_short(code)}"
+            )
+        rank = 2 if name.endswith(".weight") else 1
+        if not _int_list(shape, rank) or min(shape) < 1:
+            raise FormatError(
+                f"{path}: tensor {name!r} must have a shape of {rank} positive integers, "
+                f"found {_short(shape)}"
+            )
+        if not _int_list(offsets, 2) or not 0 <= offsets[0] <= offsets[1] <= n_data:
+            raise FormatError(
+                f"{path}: tensor {name!r} must have data_offsets [begin, end] within the "
+                f"{n_data} data bytes, found {_short(offsets)}"
+            )
+        nbytes = int(np.prod(shape, dtype=object)) * _SAFETENSORS_DTYPES[code].itemsize
+        if offsets[1] - offsets[0] != nbytes:
+            raise FormatError(
+                f"{path}: tensor {name!r} of shape {shape} in {code} needs {nbytes} bytes, "
+                f"its data_offsets span {offsets[1] - offsets[0]}"
+            )
+        dtypes.add(code)
+        entries[name] = (tuple(shape), (offsets[0], offsets[1]))
+    if not entries:
+        raise FormatError(f"{path}: the safetensors file holds no tensors")
+    if len(dtypes) > 1:
+        raise FormatError(f"{path}: tensors must share one dtype, found {sorted(dtypes)}")
+    spans = sorted(offsets for _, offsets in entries.values())
+    end = 0
+    for begin, stop in spans:
+        if begin != end:
+            raise FormatError(
+                f"{path}: the tensors' data_offsets must tile the data without gaps or "
+                f"overlaps, found one starting at {begin} where {end} was expected"
+            )
+        end = stop
+    if end != n_data:
+        raise FormatError(
+            f"{path}: the tensors' data end at byte {end}, but the file holds {n_data} bytes"
+        )
+    layers = sorted({int(name.split(".")[0]) for name in entries})
+    for i in layers:
+        for part in ("weight", "bias"):
+            if f"{i}.{part}" not in entries:
+                raise FormatError(f"{path}: tensor '{i}.{part}' is missing (layer index {i})")
+    previous = None
+    for i in layers:
+        (n_out, n_in), (n_bias,) = entries[f"{i}.weight"][0], entries[f"{i}.bias"][0]
+        if n_bias != n_out or (previous is not None and n_in != previous):
+            raise FormatError(
+                f"{path}: layer '{i}' has weight {(n_out, n_in)} and bias {(n_bias,)}; expected "
+                f"a bias of {n_out} and {previous if previous is not None else n_in} inputs"
+            )
+        previous = n_out
+    return entries, layers, _SAFETENSORS_DTYPES[dtypes.pop()]
+
+
+def _int_list(value: Any, length: int) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == length
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+    )
+
+
+def _activations_from_metadata(path: Path, metadata: dict[str, str], n_layers: int) -> Any:
+    text = metadata.get("psinet_activations")
+    if text is None:
+        raise ValueError(
+            f"{path} does not name its activations (psinet did not write it); pass them: "
+            f"load_safetensors(path, activations=[...]) with {n_layers} entries"
+        )
+    try:
+        configs = json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
+        if not isinstance(configs, list) or len(configs) != n_layers:
+            raise ValueError(f"expected a list of {n_layers} activations")
+        return [_activations.get(c) for c in configs]
+    except (RecursionError, TypeError, ValueError) as exc:
+        raise FormatError(
+            f"{path}: __metadata__ psinet_activations must be a JSON list of {n_layers} "
+            f"psinet activations, found {_short(text)} ({exc})"
+        ) from None
