@@ -246,3 +246,36 @@ def check_int(
     if maximum is not None and result > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {shown(result)}")
     return result
+
+
+def as_sample_weight(value: Any, n_samples: int, dtype: np.dtype[Any]) -> Array | None:
+    """Sample weights s (shape (N,)) as relative weights ``r = s·N / Σ s``, mean 1.
+
+    Returns None for None and for equal weights (then E = Σ s_n ℓ_n / Σ s_n is the plain
+    mean, computed as without weights: bit-identical). Refused: a shape other than
+    (N,), negative, NaN or inf values, all zeros, or a sum beyond float64.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"sample_weight must be an array of N numbers, got bool {value!r}")
+    s = as_float_array(value, "sample_weight", np.dtype(np.float64))
+    if s.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},), one weight per sample, "
+            f"got shape {s.shape}"
+        )
+    if s.size and s.min() < 0:
+        raise ValueError(
+            f"sample_weight must be >= 0, got {_sci(s.min())} at index {int(s.argmin())}"
+        )
+    with np.errstate(over="ignore"):
+        total = float(s.sum())
+    if total == 0:
+        raise ValueError("sample_weight must have a positive sum, got all zeros")
+    if not math.isfinite(total):
+        raise ValueError("sample_weight must have a finite sum, got one beyond float64")
+    if (s == s[0]).all():
+        return None  # equal weights: the plain mean
+    r = (s / total) * n_samples  # r_n = s_n N / Σ s: E = (1/N) Σ r_n ℓ_n
+    return r.astype(dtype)

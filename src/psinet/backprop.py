@@ -33,13 +33,14 @@ import numpy as np
 from . import losses as _losses
 from ._checks import (
     as_batch,
+    as_sample_weight,
     as_targets,
     check_bool,
     check_float,
     check_network,
     refuse_overflow,
 )
-from ._contract import adopt, annotate, loss_float
+from ._contract import adopt, annotate, checked_array, loss_float
 from .losses import Loss
 from .network import Network
 
@@ -56,6 +57,7 @@ def gradients(
     l2: float = ...,
     return_psi: Literal[False] = ...,
     out: Sequence[Array] | None = ...,
+    sample_weight: Any = ...,
 ) -> tuple[list[Array], float]: ...
 
 
@@ -69,6 +71,7 @@ def gradients(
     l2: float = ...,
     return_psi: Literal[True],
     out: Sequence[Array] | None = ...,
+    sample_weight: Any = ...,
 ) -> tuple[list[Array], float, list[Array]]: ...
 
 
@@ -81,6 +84,7 @@ def gradients(
     l2: float = 0.0,
     return_psi: bool = False,
     out: Sequence[Array] | None = None,
+    sample_weight: Any = None,
 ) -> tuple[list[Array], float] | tuple[list[Array], float, list[Array]]:
     """All weight gradients ``∂E/∂W_l`` and the loss E of the same forward pass.
 
@@ -103,6 +107,10 @@ def gradients(
         the network's dtype, sharing no memory with the weights or with each other.
         A call refused because the loss or the gradients overflowed (ValueError) may
         have written into them.
+    sample_weight : ndarray of shape (N,) or None
+        Weights s_n >= 0 (not all zero): E = Σ_n s_n ℓ_n / Σ_n s_n, where ℓ_n is
+        sample n's loss; the start becomes ``Ψ_{L-1} = s ⊙ (ŷ − Y) / Σ s`` for the fused
+        pairs. Equal weights give exactly the unweighted result.
 
     Returns
     -------
@@ -117,10 +125,13 @@ def gradients(
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
     loss.check_targets(Y)
     l2 = _check_l2(l2)
+    r = as_sample_weight(sample_weight, X.shape[0], net.dtype)
+    if r is not None:
+        check_weighted_loss(loss, net.activations[-1])
     grads = _gradient_arrays(net, out)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
         net._forward(X)
-        E = backward(net, Y, loss, grads, l2=l2)
+        E = backward(net, Y, loss, grads, l2=l2, sample_weight=r)
     finite = math.isfinite(E) and all(np.isfinite(g).all() for g in grads)
     refuse_overflow(finite, "the loss or the gradients", X, net.dtype)
     if return_psi:
@@ -136,6 +147,7 @@ def backward(
     grad_W: Sequence[Array],
     l2: float = 0.0,
     scale: float = 1.0,
+    sample_weight: Array | None = None,
 ) -> float:
     """The Ψ recursion over the cache of ``net``'s last forward pass; returns E.
 
@@ -143,6 +155,8 @@ def backward(
     ``net.weights``, overwritten with ``∂E/∂W_l``. ``Ψ_l`` is left in ``net.cache.psi``.
     ``scale`` multiplies the start ``Ψ_{L-1}``, and so, the recursion being linear,
     every ``Ψ_l`` and ``∂E/∂W_l``: the training loop folds plain SGD's η in here.
+    ``sample_weight``: None or relative weights ``r``, ndarray of shape (N,), with
+    E = (1/N) Σ_n r_n ℓ_n (``r = s·N/Σ s`` gives Σ s_n ℓ_n / Σ s_n).
     """
     cache, W, f = net.cache, list(net.weights), net.activations
     assert cache is not None and cache.n_samples == len(Y), "forward must run on this batch first"
@@ -150,7 +164,12 @@ def backward(
     L = len(W)
 
     # 1. The start: Ψ_{L-1} = ∂E/∂ŷ ⊙ f'_{L-1}(z_{L-1})
-    E = output_psi(loss, f[L - 1], z[L - 1], cache.y_hat, Y, out=psi[L - 1], scale=scale)
+    if sample_weight is None:
+        E = output_psi(loss, f[L - 1], z[L - 1], cache.y_hat, Y, out=psi[L - 1], scale=scale)
+    else:  # E = (1/N) Σ_n r_n ℓ_n: row n of Ψ_{L-1} times r_n
+        E = weighted_output_psi(
+            loss, f[L - 1], z[L - 1], cache.y_hat, Y, psi[L - 1], scale, sample_weight
+        )
 
     # 2. The sweep back, reusing Ψ at every layer
     l = L - 1
@@ -200,13 +219,72 @@ def output_psi(
         raise
 
 
-def loss_value(net: Network, X: Array, Y: Array, loss: Loss, l2: float = 0.0) -> float:
-    """E for checked X (N, n_0) and Y (N, n_L), computed as backprop does but buffer-free."""
+def weighted_output_psi(
+    loss: Loss, f_out: Any, z: Array, y_hat: Array, Y: Array, out: Array, scale: float, r: Array
+) -> float:
+    """:func:`output_psi` with relative sample weights ``r``, ndarray of shape (N,).
+
+    E = (1/N) Σ_n r_n ℓ_n, and row n of ∂E/∂ŷ is r_n times its unweighted value; for the
+    fused pairs ``Ψ_{L-1} = r ⊙ (ŷ − Y)/N``, which is ``s ⊙ (ŷ − Y)/Σ s`` for ``r = s·N/Σ s``.
+    """
+    try:
+        E = weighted_loss(loss, f_out, z, y_hat, Y, r)
+        if loss.fuses_with(f_out):
+            np.subtract(y_hat, Y, out=out)  # ŷ − Y
+            out *= r[:, None]  # r ⊙ (ŷ − Y)
+            out *= scale / len(Y)  # Ψ_{L-1} = r ⊙ (ŷ − Y) / N = s ⊙ (ŷ − Y) / Σ s
+            return E
+        g = loss.gradient(y_hat, Y, out=out)  # ∂E/∂ŷ unweighted: row n is ∂ℓ_n/∂ŷ_n / N
+        if g is not out:
+            adopt(g, out, loss, "gradient")
+        out *= r[:, None]  # row n times r_n
+        if scale != 1.0:
+            out *= scale
+        psi = f_out.backward(out, z, y_hat, out=out)  # ⊙ f'(z)
+        if psi is not out:
+            adopt(psi, out, f_out, "backward")
+        return E
+    except Exception as exc:
+        annotate(exc, "backprop, the output layer")
+        raise
+
+
+def check_weighted_loss(loss: Loss, f_out: Any) -> None:
+    """TypeError unless ``loss`` can weigh samples: it gives each sample's loss ℓ_n."""
+    fused = loss.fuses_with(f_out)
+    method = "sample_losses_from_z" if fused else "sample_losses"
+    if getattr(type(loss), method) is getattr(Loss, method):
+        raise TypeError(
+            f"sample_weight needs each sample's loss: {type(loss).__name__} must implement "
+            f"{method}(...) returning ℓ_n, ndarray of shape (N,)"
+        )
+
+
+def weighted_loss(loss: Loss, f_out: Any, z: Array, y_hat: Array, Y: Array, r: Array) -> float:
+    """E = (1/N) Σ_n r_n ℓ_n from each sample's loss ℓ_n (stably from z for a fused pair)."""
+    fused = loss.fuses_with(f_out)
+    method = "sample_losses_from_z" if fused else "sample_losses"
+    ell = loss.sample_losses_from_z(z, Y) if fused else loss.sample_losses(y_hat, Y)
+    if type(ell) is not np.ndarray or ell.shape != (len(Y),):
+        ell = checked_array(ell, (len(Y),), loss, method)
+    return loss_float(float(np.dot(r, ell)) / len(Y), loss, method)
+
+
+def loss_value(
+    net: Network, X: Array, Y: Array, loss: Loss, l2: float = 0.0, r: Array | None = None
+) -> float:
+    """E for checked X (N, n_0) and Y (N, n_L), computed as backprop does but buffer-free.
+
+    ``r``: None or relative sample weights, ndarray of shape (N,) (see :func:`backward`).
+    """
     y_hat, z = net._propagate(X)
     fused = loss.fuses_with(net.activations[-1])
     try:
-        E = loss.value_from_z(z, Y) if fused else loss.value(y_hat, Y)
-        E = loss_float(E, loss, "value_from_z" if fused else "value")
+        if r is not None:
+            E = weighted_loss(loss, net.activations[-1], z, y_hat, Y, r)
+        else:
+            E = loss.value_from_z(z, Y) if fused else loss.value(y_hat, Y)
+            E = loss_float(E, loss, "value_from_z" if fused else "value")
     except Exception as exc:
         annotate(exc, "the loss")
         raise

@@ -88,6 +88,21 @@ class Loss:
         """
         raise NotImplementedError(f"{self.name} has no fused output activation")
 
+    def sample_losses(self, y_hat: Array, Y: Array) -> Array:
+        """``ℓ_n``, each sample's term of E (E is their mean): ndarray of shape (N,).
+
+        Needed only for ``sample_weight`` (E = Σ_n s_n ℓ_n / Σ_n s_n); ``gradient``'s row n
+        must then be ``∂ℓ_n/∂ŷ_n / N``, as for every loss that is a mean over samples.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement sample_losses(y_hat, Y) (each sample's "
+            "loss ℓ_n, shape (N,)) to be used with sample_weight"
+        )
+
+    def sample_losses_from_z(self, z: Array, Y: Array) -> Array:
+        """``ℓ_n`` from the output layer's z, shape (N,): the fused pair's stable form."""
+        raise NotImplementedError(f"{self.name} has no fused output activation")
+
     def fuses_with(self, activation: Activation) -> bool:
         """True when ``activation`` is this loss's fused partner (Ψ_{L-1} = (ŷ − Y)/N)."""
         return self.fused_activation is not None and activation.name == self.fused_activation
@@ -124,6 +139,10 @@ class MeanSquaredError(Loss):
         E = float(np.vdot(r, r)) / (2 * len(Y))
         r *= scale / len(Y)
         return E, r
+
+    def sample_losses(self, y_hat: Array, Y: Array) -> Array:
+        r = y_hat - Y
+        return 0.5 * np.einsum("nk,nk->n", r, r)  # ℓ_n = ½ Σ_k (ŷ_nk − y_nk)²
 
 
 def _check_unit_interval(name: str, Y: Array) -> None:
@@ -162,6 +181,15 @@ class BinaryCrossEntropy(Loss):
         # −log σ(z) = log(1 + e^(−z)) and −log(1 − σ(z)) = log(1 + e^z), both by logaddexp.
         return float(np.vdot(Y, np.logaddexp(0, -z)) + np.vdot(1 - Y, np.logaddexp(0, z))) / len(Y)
 
+    def sample_losses(self, y_hat: Array, Y: Array) -> Array:
+        tiny = np.finfo(y_hat.dtype).tiny
+        log_p = np.log(np.maximum(y_hat, tiny))
+        log_q = np.log(np.maximum(1 - y_hat, tiny))
+        return -(Y * log_p + (1 - Y) * log_q).sum(axis=1)
+
+    def sample_losses_from_z(self, z: Array, Y: Array) -> Array:
+        return (Y * np.logaddexp(0, -z) + (1 - Y) * np.logaddexp(0, z)).sum(axis=1)
+
     def check_targets(self, Y: Array) -> None:
         _check_unit_interval(self.name, Y)
 
@@ -193,6 +221,15 @@ class CategoricalCrossEntropy(Loss):
         log_sum_exp = z_max + np.log(np.exp(z - z_max).sum(axis=1, keepdims=True))
         # −Σ_k y_k log ŷ_k = Σ_k y_k (lse − z_k)
         return float(np.vdot(Y, log_sum_exp - z)) / len(Y)
+
+    def sample_losses(self, y_hat: Array, Y: Array) -> Array:
+        tiny = np.finfo(y_hat.dtype).tiny
+        return -(Y * np.log(np.maximum(y_hat, tiny))).sum(axis=1)
+
+    def sample_losses_from_z(self, z: Array, Y: Array) -> Array:
+        z_max = z.max(axis=1, keepdims=True)
+        log_sum_exp = z_max + np.log(np.exp(z - z_max).sum(axis=1, keepdims=True))
+        return (Y * (log_sum_exp - z)).sum(axis=1)
 
     def check_targets(self, Y: Array) -> None:
         _check_unit_interval(self.name, Y)

@@ -325,6 +325,7 @@ class Network:
         verbose: int = 1,
         file: TextIO | None = None,
         initial_epoch: int = 0,
+        sample_weight: Any = None,
     ) -> History:
         """Train by mini-batch gradient descent; see :func:`psinet.training.fit`.
 
@@ -350,16 +351,19 @@ class Network:
             verbose=verbose,
             file=file,
             initial_epoch=initial_epoch,
+            sample_weight=sample_weight,
         )
 
-    def evaluate(self, X: Any, Y: Any, loss: str | Loss, *, l2: float = 0.0) -> dict[str, float]:
+    def evaluate(
+        self, X: Any, Y: Any, loss: str | Loss, *, l2: float = 0.0, sample_weight: Any = None
+    ) -> dict[str, float]:
         """Loss and accuracy on ``(X, Y)``: see :func:`psinet.training.evaluate`.
 
         ``X``: ndarray of shape (N, n_0); ``Y``: ndarray of shape (N, n_L).
         """
         from .training import evaluate
 
-        return evaluate(self, X, Y, loss, l2=l2)
+        return evaluate(self, X, Y, loss, l2=l2, sample_weight=sample_weight)
 
     def save(self, path: str | os.PathLike[str], *, optimizer: Optimizer | None = None) -> Path:
         """Write the network (and optimizer state) to one ``.npz``: :func:`psinet.io.save`."""

@@ -36,6 +36,7 @@ from . import losses as _losses
 from . import optimizers as _optimizers
 from ._checks import (
     as_batch,
+    as_sample_weight,
     as_targets,
     check_bool,
     check_float,
@@ -45,7 +46,7 @@ from ._checks import (
     refuse_masked,
     refuse_overflow,
 )
-from .backprop import _check_l2, _frobenius_norm, backward, loss_value
+from .backprop import _check_l2, _frobenius_norm, backward, check_weighted_loss, loss_value
 from .losses import Loss
 from .network import ForwardCache, Network
 from .optimizers import Optimizer
@@ -274,12 +275,20 @@ def accuracy(y_hat: Any, Y: Any, *, multilabel: bool = False) -> float:
 
 
 def evaluate(
-    net: Network, X: Any, Y: Any, loss: str | Loss, *, l2: float = 0.0
+    net: Network,
+    X: Any,
+    Y: Any,
+    loss: str | Loss,
+    *,
+    l2: float = 0.0,
+    sample_weight: Any = None,
 ) -> dict[str, float]:
     """The loss (and accuracy, for classification losses) of ``net`` on ``(X, Y)``.
 
     ``X``: ndarray of shape (N, n_0); ``Y``: ndarray of shape (N, n_L) (or (N,) for one
     output). Returns ``{"loss": E}`` plus ``"accuracy"`` for the cross-entropy losses.
+    ``sample_weight``, ndarray of shape (N,) or None: weights s_n >= 0, not all zero;
+    then E = Σ_n s_n ℓ_n / Σ_n s_n and the accuracy is weighted alike.
     The network's cache is not touched.
     """
     net = check_network(net)
@@ -288,19 +297,36 @@ def evaluate(
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
     loss.check_targets(Y)
     l2 = _check_l2(l2)
+    r = as_sample_weight(sample_weight, X.shape[0], net.dtype)
+    if r is not None:
+        check_weighted_loss(loss, net.activations[-1])
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
-        result = _evaluate(net, X, Y, loss, l2)
+        result = _evaluate(net, X, Y, loss, l2, r)
     refuse_overflow(math.isfinite(result["loss"]), "the loss", X, net.dtype)
     return result
 
 
-def _evaluate(net: Network, X: Array, Y: Array, loss: Loss, l2: float) -> dict[str, float]:
-    result = {"loss": loss_value(net, X, Y, loss, l2)}
+def _evaluate(
+    net: Network, X: Array, Y: Array, loss: Loss, l2: float, r: Array | None = None
+) -> dict[str, float]:
+    result = {"loss": loss_value(net, X, Y, loss, l2, r)}
     if loss.name in CLASSIFICATION_LOSSES:
         y_hat = net._propagate(X)[0]
         multilabel = loss.name == "binary_crossentropy"
-        result["accuracy"] = accuracy(y_hat, Y, multilabel=multilabel)
+        if r is None:
+            result["accuracy"] = accuracy(y_hat, Y, multilabel=multilabel)
+        else:
+            result["accuracy"] = _weighted_correct(y_hat, Y, r, multilabel) / len(Y)
     return result
+
+
+def _weighted_correct(y_hat: Array, Y: Array, r: Array, multilabel: bool) -> float:
+    """Σ_n r_n c_n, c_n the fraction of sample n's outputs classified right (checked (N, k))."""
+    if y_hat.shape[1] == 1 or multilabel:
+        correct = ((y_hat > 0.5) == (Y > 0.5)).mean(axis=1)
+    else:
+        correct = y_hat.argmax(axis=1) == Y.argmax(axis=1)
+    return float(np.dot(r, correct))
 
 
 def train_step(
@@ -313,6 +339,7 @@ def train_step(
     l2: float = 0.0,
     *,
     X_bar_norm2: float | None = None,
+    sample_weight: Array | None = None,
 ) -> float:
     """One step of gradient descent on a checked batch; returns E before the update.
 
@@ -321,7 +348,8 @@ def train_step(
     ``net.dtype``. ``grads``: arrays shaped like ``net.weights``, reused every step;
     they receive ``∂E/∂W_l`` (times η when plain SGD's η is folded in, see below).
     ``X_bar_norm2``: an upper bound on ``‖X̄_0‖²`` for this batch (:func:`fit` knows one
-    for its whole data set); None computes it from ``X_b``.
+    for its whole data set); None computes it from ``X_b``. ``sample_weight``: None or
+    the batch's relative weights r, ndarray of shape (B,): E = (1/B) Σ_n r_n ℓ_n.
 
     No update is applied whose result would not be finite: when the loss, a Ψ, a
     gradient, the update or the optimizer's state would be NaN or inf, this raises
@@ -343,7 +371,10 @@ def train_step(
     # 2.-3. the loss and the Ψ recursion. Plain SGD's η is folded into Ψ_{L-1} (and so
     # into every Ψ_l and ∂E/∂W_l), which makes the update one pass, w ← w − g.
     eta = _folded_rate(optimizer)
-    E = backward(net, Y_b, loss, grads, l2=l2, scale=1.0 if eta is None else eta)
+    if sample_weight is None:
+        E = backward(net, Y_b, loss, grads, l2=l2, scale=1.0 if eta is None else eta)
+    else:  # relative sample weights r: E = (1/B) Σ_n r_n ℓ_n
+        E = backward(net, Y_b, loss, grads, l2, 1.0 if eta is None else eta, sample_weight)
     try:
         if not math.isfinite(E):
             raise DivergenceError(f"the loss became {E}")
@@ -427,6 +458,7 @@ def fit(
     verbose: int = 1,
     file: TextIO | None = None,
     initial_epoch: int = 0,
+    sample_weight: Any = None,
 ) -> History:
     """Train ``net`` by mini-batch gradient descent; returns a :class:`History`.
 
@@ -472,6 +504,12 @@ def fit(
         learning-rate schedule and the shuffling where they would be. Saving with the
         optimizer (``net.save(path, optimizer=opt)``) and loading both back, then
         ``fit(..., initial_epoch=k)``, continues bit-identically.
+    sample_weight : ndarray of shape (N,) or None
+        Weights s_n >= 0, not all zero: the loss is E = Σ_n s_n ℓ_n / Σ_n s_n (and so
+        the records' loss and accuracy). With relative weights ``r = s·N/Σ s`` a batch B
+        minimises (1/|B|) Σ_{n∈B} r_n ℓ_n, whose mean over an epoch is that E. Held-out
+        samples of ``validation_split`` keep their weights; ``validation_data`` is
+        unweighted. Equal weights train exactly as no weights.
 
     Every argument is checked before anything changes. Ctrl-C stops training after the
     step under way (whole steps only) and returns the history so far, the cut epoch in
@@ -503,7 +541,17 @@ def fit(
     X, _ = as_batch(X, "X", net.n_inputs, net.dtype)  # converted once, here
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
     loss.check_targets(Y)
+    r = as_sample_weight(sample_weight, X.shape[0], net.dtype)
+    if r is not None:
+        check_weighted_loss(loss, net.activations[-1])
     seed = cast(int, np.random.SeedSequence().entropy) if seed is None else seed
+    r_val = None
+    if r is not None and validation_split:  # the same draw _split_validation makes
+        held_out = _held_out(Y, loss, validation_split, seed)
+        kept = np.ones(len(X), dtype=bool)
+        kept[held_out] = False
+        r_val = as_sample_weight(r[held_out], len(held_out), net.dtype)
+        r = as_sample_weight(r[kept], int(kept.sum()), net.dtype)
     X, Y, validation = _split_validation(net, X, Y, loss, validation_data, validation_split, seed)
     hooks = [c if isinstance(c, Callback) else _CallableCallback(c) for c in callbacks]
     is_classifier = loss.name in CLASSIFICATION_LOSSES
@@ -542,9 +590,9 @@ def fit(
                 order = _epoch_order(n_samples, shuffle, seed, epoch)
                 total_loss, total_correct, seen = 0.0, 0.0, 0
                 for step in range(n_steps):
-                    X_b, Y_b = _gather_batch(
-                        net, X, Y, order[step * batch_size :][:batch_size], Y_batches
-                    )
+                    index = order[step * batch_size :][:batch_size]
+                    X_b, Y_b = _gather_batch(net, X, Y, index, Y_batches)
+                    r_b = None if r is None else r[index]
                     try:
                         E = train_step(
                             net,
@@ -555,6 +603,7 @@ def fit(
                             grads,
                             l2,
                             X_bar_norm2=len(X_b) * X_bar_norm2_per_row,
+                            sample_weight=r_b,
                         )
                     except DivergenceError as exc:
                         raise DivergenceError(
@@ -568,7 +617,10 @@ def fit(
                     if is_classifier:
                         assert net.cache is not None
                         y_hat = net.cache.y_hat
-                        total_correct += accuracy(y_hat, Y_b, multilabel=multilabel) * len(X_b)
+                        if r_b is None:
+                            total_correct += accuracy(y_hat, Y_b, multilabel=multilabel) * len(X_b)
+                        else:
+                            total_correct += _weighted_correct(y_hat, Y_b, r_b, multilabel)
                     progress.step(epoch, step + 1, n_steps, total_loss / seen)
                     if interrupt.requested and step + 1 < n_steps:
                         break
@@ -581,7 +633,7 @@ def fit(
                     history.partial = record
                     break
                 if validation is not None:
-                    scores = _evaluate(net, validation[0], validation[1], loss, l2)
+                    scores = _evaluate(net, validation[0], validation[1], loss, l2, r_val)
                     record.update({f"val_{k}": v for k, v in scores.items()})
                 record.update(_step_facts(optimizer, grads, start))
                 history.append(record)
@@ -803,17 +855,22 @@ def _split_validation(
         loss.check_targets(Y_val)
         return X, Y, (X_val, Y_val)
     if validation_split:
-        n_val = round(validation_split * len(X))
-        if not 1 <= n_val < len(X):
-            raise ValueError(
-                f"validation_split={validation_split} leaves {n_val} of {len(X)} samples "
-                "for validation; it must leave at least one on each side"
-            )
-        held_out = np.sort(_validation_indices(Y, loss, n_val, np.random.default_rng(seed)))
+        held_out = _held_out(Y, loss, validation_split, seed)
         kept = np.ones(len(X), dtype=bool)
         kept[held_out] = False
         return X[kept], Y[kept], (X[held_out], Y[held_out])
     return X, Y, None
+
+
+def _held_out(Y: Array, loss: Loss, validation_split: float, seed: int) -> Array:
+    """The sorted indices ``validation_split`` holds out, drawn with ``seed``."""
+    n_val = round(validation_split * len(Y))
+    if not 1 <= n_val < len(Y):
+        raise ValueError(
+            f"validation_split={validation_split} leaves {n_val} of {len(Y)} samples "
+            "for validation; it must leave at least one on each side"
+        )
+    return np.sort(_validation_indices(Y, loss, n_val, np.random.default_rng(seed)))
 
 
 def _check_verbose(verbose: object) -> int:
