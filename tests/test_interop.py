@@ -452,3 +452,21 @@ def test_load_safetensors_refuses_bad_files(tmp_path):
     with pytest.raises(FormatError, match="regular file"):
         os.mkfifo(tmp_path / "fifo")
         load_safetensors(tmp_path / "fifo")
+
+
+def test_readme_when_you_outgrow_psinet_examples_run(torch, tmp_path, monkeypatch, capsys):
+    """The README's ```py blocks of that section (they need the torch and sklearn extras)."""
+    import re
+    from pathlib import Path
+
+    require_extra("sklearn", "sklearn")
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("## When you outgrow psinet", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```py\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)
+    exec(compile(blocks[0], "README-sklearn", "exec"), {})
+    assert float(capsys.readouterr().out) > 0.9
+    exec(compile(blocks[1], "README-torch", "exec"), {})
+    assert capsys.readouterr().out.strip() == "True"
+    assert load_safetensors(tmp_path / "digits.safetensors").sizes == (64, 32, 10)
