@@ -210,7 +210,7 @@ def test_the_document_quotes_the_code_it_derives():
         ("src/psinet/losses.py", "BinaryCrossEntropy.value_from_z"),
         ("src/psinet/losses.py", "CategoricalCrossEntropy.value_from_z"),
         ("src/psinet/gradcheck.py", "numerical_gradients"),
-        ("src/psinet/training.py", "train_step"),
+        ("src/psinet/training.py", "_StepPlan.step"),
     ]:
         assert must in quoted, f"docs/derivation.md quotes nothing from {must[0]}, {must[1]}"
 

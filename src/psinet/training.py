@@ -359,42 +359,99 @@ def train_step(
     optimizer turns that bound into bounds on what it writes
     (:meth:`psinet.optimizers.Optimizer.step_if_finite`). Afterwards ``net.cache.psi``
     holds ``Ψ_l = ∂E/∂z_l``.
+
+    This runs the very step :func:`fit` runs, :meth:`_StepPlan.step`, once.
     """
     optimizer.bind_owner(net)  # one optimizer serves one network
-    # 1. forward, caching X̄_l and z_l
-    if X_b.shape[1] == net.sizes[0]:
-        net._forward(X_b)
-    else:
-        net._forward_bar(X_b)
-    cache = net.cache
-    assert cache is not None
-    # 2.-3. the loss and the Ψ recursion. Plain SGD's η is folded into Ψ_{L-1} (and so
-    # into every Ψ_l and ∂E/∂W_l), which makes the update one pass, w ← w − g.
-    eta = _folded_rate(optimizer)
-    if sample_weight is None:
-        E = backward(net, Y_b, loss, grads, l2=l2, scale=1.0 if eta is None else eta)
-    else:  # relative sample weights r: E = (1/B) Σ_n r_n ℓ_n
-        E = backward(net, Y_b, loss, grads, l2, 1.0 if eta is None else eta, sample_weight)
+    B = X_b.shape[0]
+    plan = _StepPlan(net, B, loss, optimizer, grads, l2, X_bar_norm2)
+    if X_b.shape[1] == net.sizes[0]:  # X̄_0 = [X_b, 1] in the cache's own buffer
+        plan.cache.X_bar_0[:, :-1] = X_b
+        X_b = plan.cache.X_bar_0
     try:
+        return plan.step(X_b, Y_b, sample_weight)
+    finally:
+        plan.finish()
+
+
+class _StepPlan:
+    """The training step of one network at one batch size B, its arrays bound once.
+
+    Built by :func:`fit` the first time it meets a batch size (a last, smaller batch
+    gets its own plan), it holds what every step of that size reuses: the forward
+    cache (``X̄_l``, ``z_l``, ``X_{l+1}``, ``Ψ_l``), the gradient arrays, the loss, the
+    optimizer, λ and the bound on ``‖X̄_0‖²``. :meth:`step` is then nothing but the
+    derivation's four moves. Plain SGD's η is folded into Ψ (see :meth:`step`);
+    :meth:`finish` divides it out again, so that ``net.cache.psi`` holds ``Ψ_l =
+    ∂E/∂z_l`` whenever anyone can look (fit calls it before callbacks and on the way out).
+    """
+
+    def __init__(
+        self,
+        net: Network,
+        B: int,
+        loss: Loss,
+        optimizer: Optimizer,
+        grads: Sequence[Array],
+        l2: float,
+        X_bar_norm2: float | None,
+    ) -> None:
+        self.net, self.loss, self.optimizer, self.grads, self.l2 = net, loss, optimizer, grads, l2
+        self.cache = net._buffers_for(B)
+        self.X_bar_norm2 = X_bar_norm2
+        self.weights = net.weights._arrays  # the list itself: assignments show through
+        self.eta: float | None = None  # the η folded into cache.psi, until finish()
+
+    def step(self, X_bar_0: Array, Y_b: Array, r_b: Array | None = None) -> float:
+        """One step on ``X̄_0`` (B, n_0 + 1, ones column last) and ``Y_b`` (B, n_L); returns E.
+
+        ``r_b``: None or relative sample weights, ndarray of shape (B,).
+        Raises :class:`DivergenceError`, with nothing applied, when the step would
+        write NaN or inf.
+        """
+        net, cache, loss, optimizer, grads = (
+            self.net,
+            self.cache,
+            self.loss,
+            self.optimizer,
+            self.grads,
+        )
+        # 1. forward, caching X̄_l and z_l
+        net._forward_bar(X_bar_0, cache)
+        # 2.-3. the loss and the Ψ recursion. Plain SGD's η is folded into Ψ_{L-1} (and so
+        # into every Ψ_l and ∂E/∂W_l), which makes the update one pass, w ← w − g.
+        eta = self.eta = _folded_rate(optimizer)
+        scale = 1.0 if eta is None else eta
+        E = backward(net, Y_b, loss, grads, self.l2, scale, r_b)
         if not math.isfinite(E):
             raise DivergenceError(f"the loss became {E}")
-        G = _gradient_bound(net, cache, X_bar_norm2, l2, 1.0 if eta is None else eta)
+        G = _gradient_bound(net, cache, self.X_bar_norm2, self.l2, scale)
         # 4. update, in place, never half-applied (a second Ctrl-C waits for its end)
         interrupt = _DeferredInterrupt.active
         if interrupt is not None:
             interrupt.critical = True
         try:
-            optimizer.step_if_finite(net.weights, grads, G, prescaled=eta is not None)
+            optimizer.step_if_finite(self.weights, grads, G, prescaled=eta is not None)
+        except _optimizers.NonFiniteStep as exc:
+            raise DivergenceError(str(exc)) from None
         finally:
             if interrupt is not None:
                 interrupt.leave_critical()
-    except _optimizers.NonFiniteStep as exc:
-        raise DivergenceError(str(exc)) from None
-    finally:
-        if eta is not None:  # the cache keeps Ψ_l = ∂E/∂z_l, not η·Ψ_l
-            for psi in cache.psi:
-                psi *= 1.0 / eta
-    return E
+        return E
+
+    def finish(self) -> None:
+        """Divide the folded η out of ``net.cache.psi`` (the cache keeps Ψ_l = ∂E/∂z_l)."""
+        if self.eta is not None:
+            for psi in self.cache.psi:
+                psi *= 1.0 / self.eta
+            self.eta = None
+
+    def release(self) -> None:
+        """Let the cache keep its own copy of ``X̄_0`` rather than a view of fit's data."""
+        cache = self.cache
+        if cache.X_bar[0] is not cache.X_bar_0:
+            cache.X_bar_0[...] = cache.X_bar[0]
+            cache.X_bar[0] = cache.X_bar_0
 
 
 # Plain SGD's η is folded into Ψ only when it is a moderate number: then Ψ·η·(1/η) gives
@@ -573,8 +630,8 @@ def fit(
     # every batch's ‖X̄_0‖² is at most B·(1 + n_0·max|X|²): the divergence check's bound
     x_max = max(float(X.max()), -float(X.min()))
     X_bar_norm2_per_row = 1.0 + X.shape[1] * x_max * x_max
-    Y_batches: dict[int, Array] = {}  # one target buffer per batch size
-    multilabel = loss.name == "binary_crossentropy"
+    data = _EpochData(X, Y, r, is_classifier, multilabel=loss.name == "binary_crossentropy")
+    plans: dict[int, _StepPlan] = {}  # one step plan per batch size, built when first met
 
     for hook in hooks:
         hook.on_train_begin(net)
@@ -587,24 +644,17 @@ def fit(
                 if interrupt.requested:
                     break
                 optimizer.set_epoch(epoch)
-                order = _epoch_order(n_samples, shuffle, seed, epoch)
-                total_loss, total_correct, seen = 0.0, 0.0, 0
+                data.arrange(_epoch_order(n_samples, shuffle, seed, epoch), shuffle)
+                total_loss, seen = 0.0, 0
                 for step in range(n_steps):
-                    index = order[step * batch_size :][:batch_size]
-                    X_b, Y_b = _gather_batch(net, X, Y, index, Y_batches)
-                    r_b = None if r is None else r[index]
-                    try:
-                        E = train_step(
-                            net,
-                            X_b,
-                            Y_b,
-                            loss,
-                            optimizer,
-                            grads,
-                            l2,
-                            X_bar_norm2=len(X_b) * X_bar_norm2_per_row,
-                            sample_weight=r_b,
+                    a, b = step * batch_size, min((step + 1) * batch_size, n_samples)
+                    plan = plans.get(b - a)
+                    if plan is None:
+                        plan = plans[b - a] = _StepPlan(
+                            net, b - a, loss, optimizer, grads, l2, (b - a) * X_bar_norm2_per_row
                         )
+                    try:
+                        E = plan.step(data.X_bar[a:b], data.Y[a:b], data.r_b(a, b))
                     except DivergenceError as exc:
                         raise DivergenceError(
                             f"training diverged at epoch {epoch + 1}, step {step + 1} of "
@@ -612,21 +662,18 @@ def fit(
                             f"(this step was not applied). Try a smaller learning rate "
                             f"(now {optimizer.current_lr:.4g})."
                         ) from None
-                    seen += len(X_b)
-                    total_loss += E * len(X_b)
-                    if is_classifier:
-                        assert net.cache is not None
-                        y_hat = net.cache.y_hat
-                        if r_b is None:
-                            total_correct += accuracy(y_hat, Y_b, multilabel=multilabel) * len(X_b)
-                        else:
-                            total_correct += _weighted_correct(y_hat, Y_b, r_b, multilabel)
-                    progress.step(epoch, step + 1, n_steps, total_loss / seen)
+                    seen = b
+                    total_loss += E * (b - a)
+                    data.predicted(plan.cache.y_hat, a, b)
+                    if progress.tty:
+                        progress.step(epoch, step + 1, n_steps, total_loss / seen)
                     if interrupt.requested and step + 1 < n_steps:
                         break
+                for plan in plans.values():
+                    plan.finish()  # net.cache.psi holds Ψ_l again, before anyone looks
                 record: Record = {"epoch": epoch + 1, "loss": total_loss / seen}
                 if is_classifier:
-                    record["accuracy"] = total_correct / seen
+                    record["accuracy"] = data.accuracy(seen)
                 if seen < n_samples:  # Ctrl-C cut this epoch short
                     record.update(partial=True, steps=step + 1, n_steps=n_steps)
                     record.update(_step_facts(optimizer, grads, start))
@@ -645,12 +692,77 @@ def fit(
                     history.stopped = _stop_reason(hooks, record)
                     break
         finally:
+            for plan in plans.values():
+                plan.finish()
+                plan.release()  # the cache lets go of the epoch's data
             for hook in hooks:
                 hook.on_train_end(net)
             if interrupt.requested:  # anywhere in fit, even in the last callbacks
                 history.stopped = "interrupted"
             progress.close(history)
     return history
+
+
+class _EpochData:
+    """The training data in one epoch's order, in one contiguous buffer; batches are views.
+
+    ``X_bar``: ``X̄ = [X, 1]``, ndarray of shape (N, n_0 + 1), its ones column written
+    once; ``Y``: ndarray of shape (N, n_L); ``r``: relative sample weights (N,) or None.
+    Each epoch's permutation is applied once (one pass over the data, not a gather
+    per step); without shuffling the rows are arranged once. For the classification
+    losses each step leaves its predictions in a per-sample buffer, and the epoch's
+    accuracy is computed from it once, at the end of the epoch.
+    """
+
+    def __init__(self, X: Array, Y: Array, r: Array | None, classifier: bool, multilabel: bool):
+        self._X, self._Y, self._r = X, Y, r
+        self.X_bar = np.empty((X.shape[0], X.shape[1] + 1), dtype=X.dtype)
+        self.X_bar[:, -1] = 1  # the bias "input" of every sample
+        self.Y = np.empty_like(Y)
+        self.r = None if r is None else np.empty_like(r)
+        self._arranged = False
+        self._pred: Array | None = None
+        self._threshold = Y.shape[1] == 1 or multilabel  # classes by ŷ > 0.5, per output
+        if classifier:
+            shape = Y.shape if self._threshold else Y.shape[:1]
+            self._pred = np.empty(shape, dtype=bool if self._threshold else np.intp)
+
+    def arrange(self, order: Array, shuffled: bool) -> None:
+        """Put the samples in ``order`` (N,) into the buffers (once when not shuffled)."""
+        if self._arranged and not shuffled:
+            return
+        np.take(self._X, order, axis=0, out=self.X_bar[:, :-1], mode="clip")  # valid indices
+        np.take(self._Y, order, axis=0, out=self.Y, mode="clip")
+        if self._r is not None and self.r is not None:
+            np.take(self._r, order, out=self.r, mode="clip")
+        self._arranged = True
+
+    def r_b(self, a: int, b: int) -> Array | None:
+        """The relative weights of rows a … b-1, or None."""
+        return None if self.r is None else self.r[a:b]
+
+    def predicted(self, y_hat: Array, a: int, b: int) -> None:
+        """Keep the predicted classes of rows a … b-1 (``y_hat``: (b - a, n_L))."""
+        if self._pred is None:
+            return
+        if self._threshold:
+            np.greater(y_hat, 0.5, out=self._pred[a:b])
+        else:
+            np.argmax(y_hat, axis=1, out=self._pred[a:b])
+
+    def accuracy(self, seen: int) -> float:
+        """The (weighted) fraction of the first ``seen`` rows classified right."""
+        assert self._pred is not None
+        pred, Y = self._pred[:seen], self.Y[:seen]
+        if self._threshold:
+            correct = pred == (Y > 0.5)
+            if self.r is None:
+                return float(np.mean(correct))
+            return float(np.dot(self.r[:seen], correct.mean(axis=1))) / seen
+        hits = pred == Y.argmax(axis=1)
+        if self.r is None:
+            return int(np.count_nonzero(hits)) / seen
+        return float(np.dot(self.r[:seen], hits)) / seen
 
 
 def _step_facts(optimizer: Optimizer, grads: Sequence[Array], start: float) -> Record:
@@ -674,23 +786,6 @@ def _epoch_order(n_samples: int, shuffle: bool, seed: int, epoch: int) -> Array:
         return np.arange(n_samples)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(epoch,)))
     return rng.permutation(n_samples)
-
-
-def _gather_batch(
-    net: Network, X: Array, Y: Array, index: Array, Y_batches: dict[int, Array]
-) -> tuple[Array, Array]:
-    """The batch ``X[index]`` written straight into the cache's ``X̄_0 = [X_b, 1]``.
-
-    No copy of the whole data set is ever made; each step gathers its B rows once.
-    """
-    B = len(index)
-    X_bar_0 = net._buffers_for(B).X_bar_0  # (B, n_0 + 1), ones column already there
-    np.take(X, index, axis=0, out=X_bar_0[:, :-1], mode="clip")  # indices are valid
-    Y_b = Y_batches.get(B)
-    if Y_b is None:
-        Y_b = Y_batches[B] = np.empty((B, Y.shape[1]), dtype=Y.dtype)
-    np.take(Y, index, axis=0, out=Y_b, mode="clip")
-    return X_bar_0, Y_b
 
 
 def _callbacks_say_stop(hooks: Sequence[Callback], record: Record) -> bool:
