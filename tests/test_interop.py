@@ -303,6 +303,21 @@ def test_from_torch_refuses_other_things(torch):
         from_torch(nn.Sequential())
     with pytest.raises(ValueError, match="ends with a Linear"):
         from_torch(nn.Sequential(nn.Linear(3, 4), nn.Tanh()), output_activation="softmax")
+
+    class Doubled(nn.Sequential):
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    with pytest.raises(TypeError, match="subclass Doubled"):
+        from_torch(Doubled(nn.Linear(3, 4), nn.Tanh()))
+    hooked = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
+    hooked[1].register_forward_hook(lambda module, args, out: out * 2)
+    with pytest.raises(ValueError, match=r"module 1 \('1'.*forward hooks"):
+        from_torch(hooked)
+    hooked = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
+    hooked.register_forward_pre_hook(lambda module, args: args)
+    with pytest.raises(ValueError, match="the Sequential has forward hooks"):
+        from_torch(hooked)
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
     with torch.no_grad():
         model[0].weight[0, 0] = float("nan")

@@ -10,7 +10,9 @@ All weight gradients of a deep network come from one backward sweep of a term
 * :mod:`psinet.optimizers`, :mod:`psinet.schedules`: the update rules and learning rates;
 * :mod:`psinet.training`: ``fit``, ``evaluate``, callbacks, :class:`History`;
 * :mod:`psinet.datasets`, :mod:`psinet.preprocessing`: data, one-hot, splits, scaling;
-* :mod:`psinet.io`: save and load; :mod:`psinet.plot`: pictures (needs matplotlib).
+* :mod:`psinet.io`: save and load; :mod:`psinet.plot`: pictures (needs matplotlib);
+* :mod:`psinet.estimators`: scikit-learn classifier and regressor (needs scikit-learn);
+* :mod:`psinet.interop`: to and from PyTorch (needs torch), safetensors (NumPy alone).
 """
 
 from . import (

@@ -244,8 +244,20 @@ def from_torch(module: Any, *, output_activation: Any = None) -> Network:
         raise TypeError(
             f"from_torch expects a torch.nn.Sequential of {_SUPPORTED}, got {type(module).__name__}"
         )
+    if type(module) is not torch.nn.Sequential:
+        raise TypeError(
+            f"from_torch expects a torch.nn.Sequential itself, got the subclass "
+            f"{type(module).__name__}, whose forward may compute something else"
+        )
     output = None if output_activation is None else _activations.get(output_activation)
     children = list(module.named_children())
+    for position, (name, child) in enumerate([("", module), *children]):
+        if _has_hooks(child):
+            where = "the Sequential" if not name else _where(position - 1, name, child)
+            raise ValueError(
+                f"from_torch: {where} has forward hooks, which may change what it computes; "
+                "remove them (e.g. weight_norm/spectral_norm) before converting"
+            )
     if not children:
         raise ValueError("from_torch: the Sequential is empty; expected at least one Linear")
     linears: list[Any] = []
@@ -313,6 +325,13 @@ def from_torch(module: Any, *, output_activation: Any = None) -> Network:
     net.weights = weights  # checked: shapes, finite values
     net.seed = None
     return net
+
+
+def _has_hooks(module: Any) -> bool:
+    return any(
+        len(getattr(module, name, ()) or ())
+        for name in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks")
+    )
 
 
 # ---------------------------------------------------------------------------- safetensors
