@@ -30,7 +30,14 @@ DIGITS = dict(learning_rate_init=0.01, max_iter=20, random_state=0)
 SMALL = dict(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=60, random_state=0)
 
 
-@parametrize_with_checks([PsinetClassifier(**SMALL), PsinetRegressor(**SMALL)])
+_CHECKS = parametrize_with_checks([PsinetClassifier(**SMALL), PsinetRegressor(**SMALL)])
+# scikit-learn < 1.5 hands pytest a generator, which newer pytest deprecates: made a list.
+_CHECKS = pytest.mark.parametrize(
+    _CHECKS.mark.args[0], list(_CHECKS.mark.args[1]), **_CHECKS.mark.kwargs
+)
+
+
+@_CHECKS
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 

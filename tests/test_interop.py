@@ -485,3 +485,20 @@ def test_readme_when_you_outgrow_psinet_examples_run(torch, tmp_path, monkeypatc
     exec(compile(blocks[1], "README-torch", "exec"), {})
     assert capsys.readouterr().out.strip() == "True"
     assert load_safetensors(tmp_path / "digits.safetensors").sizes == (64, 32, 10)
+
+
+def test_safetensors_numpy_package_agrees_both_ways(tmp_path):
+    """Without torch: the safetensors package's NumPy API reads psinet's file and vice versa."""
+    st = require_extra("safetensors.numpy", "test")
+    net = Network([3, 5, 2], ["relu", "sigmoid"], seed=4, dtype=np.float32)
+    path = save_safetensors(net, tmp_path / "psinet.safetensors")
+    arrays = st.load_file(str(path))
+    assert sorted(arrays) == ["0.bias", "0.weight", "2.bias", "2.weight"]
+    for l, W in enumerate(net.weights):
+        assert np.array_equal(arrays[f"{2 * l}.weight"], W[:, :-1])
+        assert np.array_equal(arrays[f"{2 * l}.bias"], W[:, -1])
+        assert arrays[f"{2 * l}.weight"].dtype == np.float32
+    theirs = tmp_path / "theirs.safetensors"
+    st.save_file(arrays, str(theirs), metadata={"note": "written by safetensors"})
+    back = load_safetensors(theirs, activations=["relu", "sigmoid"])
+    assert _same_weights(back, net)
