@@ -147,6 +147,7 @@ class Optimizer:
         self._bounds: Bounds | None = None  # upper bounds on max|w| and max|state|
         cls = type(self)
         self._provable = _defined_in(cls, "_update") is _defined_in(cls, "_next_bounds")
+        self._own_step = _defined_in(cls, "step") is Optimizer  # step() not overridden
 
     # --- the network served ------------------------------------------------------------
 
@@ -205,9 +206,12 @@ class Optimizer:
             if self._layout is None:  # 2. state is created lazily, by position
                 self._bind(weights)
             self._checked = (*weights, *grads)
+        self._apply(weights, grads, 1.0 if prescaled else self.current_lr)
+
+    def _apply(self, weights: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
+        """3. the update itself, on arrays already checked and bound."""
         self.t += 1
-        lr = 1.0 if prescaled else self.current_lr
-        for i, (w, g) in enumerate(zip(weights, grads, strict=True)):  # 3. the update itself
+        for i, (w, g) in enumerate(zip(weights, grads, strict=True)):
             self._update(i, w, g, lr)
 
     def step_if_finite(
@@ -227,7 +231,8 @@ class Optimizer:
         state are copied, the step is applied and checked, and undone if anything is
         not finite. Raises :class:`NonFiniteStep` then, with everything as it was.
         """
-        if not self._fits_layout(weights, grads):
+        fits = self._fits_layout(weights, grads)
+        if not fits:
             self._check(weights, grads)  # refuse bad arguments before any copy or bound
             self._bounds = None  # other arrays: bounds are re-measured below
         bounds = self._bounds if self._bounds is not None else self._measure(weights)
@@ -237,7 +242,10 @@ class Optimizer:
             new["g"] = float(grad_bound)  # the gradient itself must be finite
             new["lr"] = lr  # scalars are cast to the weights' dtype too: they must fit
         if new is not None and all(value <= bounds["limit"] for value in new.values()):
-            self.step(weights, grads, prescaled=prescaled)
+            if fits and self._own_step and (not prescaled or self.gradient_scale() is not None):
+                self._apply(weights, grads, lr)  # the arrays the last step checked
+            else:
+                self.step(weights, grads, prescaled=prescaled)
             new["limit"], new["tiny"] = bounds["limit"], bounds["tiny"]
             self._bounds = new
             return

@@ -467,6 +467,9 @@ def _folded_rate(optimizer: Optimizer) -> float | None:
     return eta
 
 
+_TINY = {np.dtype(t).char: float(np.finfo(t).tiny) for t in (np.float32, np.float64)}
+
+
 def _gradient_bound(
     net: Network, cache: ForwardCache, X_bar_norm2: float | None, l2: float, scale: float
 ) -> float:
@@ -480,7 +483,7 @@ def _gradient_bound(
     to each ‖·‖². The L2 term adds at most ``scale·λ·‖W‖``.
     """
     psi, a, N = cache.psi, cache.a, cache.n_samples
-    tiny = float(np.finfo(psi[0].dtype).tiny)
+    tiny = _TINY[psi[0].dtype.char]
 
     def norm2(x: Array) -> float:  # ‖x‖², never below the true value
         return float(np.vdot(x, x)) + x.size * tiny
