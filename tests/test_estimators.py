@@ -137,6 +137,9 @@ def test_early_stopping_and_bad_parameters():
         ({"hidden_layer_sizes": (0,)}, ValueError, ">= 1"),
         ({"batch_size": 0}, ValueError, "batch_size"),
         ({"dtype": "float16"}, ValueError, "dtype"),
+        ({"max_iter": 0}, ValueError, "max_iter"),
+        ({"max_iter": 2.5}, TypeError, "max_iter"),
+        ({"alpha": -1.0}, ValueError, "alpha"),
         ({"activation": "gelu"}, ValueError, "unknown activation"),
     ]:
         with pytest.raises(error, match=words):

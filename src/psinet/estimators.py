@@ -146,6 +146,13 @@ class _PsinetEstimator(BaseEstimator):
             raise ValueError(f"hidden_layer_sizes must be >= 1 each, got {sizes}")
         return [int(n) for n in sizes]
 
+    def _max_iter(self) -> int:
+        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, numbers.Integral):
+            raise TypeError(f"max_iter must be an int >= 1 (epochs), got {self.max_iter!r}")
+        if self.max_iter < 1:
+            raise ValueError(f"max_iter must be >= 1 (epochs), got {self.max_iter}")
+        return int(self.max_iter)
+
     def _optimizer(self) -> _optimizers.Optimizer:
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {self.solver!r}")
@@ -294,7 +301,7 @@ class PsinetClassifier(ClassifierMixin, _PsinetEstimator):
         ``X``: array of shape (N, n_features); ``y``: labels, shape (N,);
         ``sample_weight``: None or weights >= 0, shape (N,).
         """
-        return self._train(X, y, sample_weight, epochs=self.max_iter, first=True)
+        return self._train(X, y, sample_weight, epochs=self._max_iter(), first=True)
 
     def partial_fit(
         self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
@@ -392,7 +399,7 @@ class PsinetRegressor(RegressorMixin, _PsinetEstimator):
         ``X``: array of shape (N, n_features); ``y``: shape (N,) or (N, n_targets);
         ``sample_weight``: None or weights >= 0, shape (N,).
         """
-        return self._train(X, y, sample_weight, epochs=self.max_iter, first=True)
+        return self._train(X, y, sample_weight, epochs=self._max_iter(), first=True)
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> PsinetRegressor:
         """One more epoch over ``(X, y)``; the optimizer's state carries over."""
