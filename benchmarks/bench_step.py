@@ -178,7 +178,9 @@ def matmul_products(net: Any, grads: Sequence[Any]) -> list[tuple[Any, Any, Any]
     cache, W = net.cache, net.weights
     products = []
     for l in range(net.n_layers):
-        products.append((cache.X_bar[l], W[l].T, cache.z[l]))  # z_l = X̄_l W_lᵀ
+        # z_l = X̄_l W_lᵀ into a C-contiguous array (psinet may keep z_l as a transpose)
+        z = cache.z[l] if cache.z[l].flags.c_contiguous else np.empty(cache.z[l].shape, W[l].dtype)
+        products.append((cache.X_bar[l], W[l].T, z))
         products.append((cache.psi[l].T, cache.X_bar[l], grads[l]))  # Ψ_lᵀ X̄_l
         if l > 0:
             products.append((cache.psi[l], W[l][:, :-1], cache.psi[l - 1]))  # Ψ_l W_l[:, :-1]

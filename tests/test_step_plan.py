@@ -159,3 +159,27 @@ def test_reruns_are_bit_identical_and_fit_keeps_no_view_of_its_data():
             assert a.base is None or a.base.size <= 6 * 6  # no view into a copy of all the data
     for W_a, W_b in zip(*runs):
         np.testing.assert_array_equal(W_a, W_b)
+
+
+def test_a_wide_float32_layer_computed_transposed_is_the_same_step():
+    """z_0 of a 2048-wide float32 input layer is computed as W X̄ᵀ; nothing else changes."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 2048)).astype(np.float32)
+    Y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, size=40)]
+    net = Network([2048, 64, 3], ["relu", "softmax"], seed=2, dtype=np.float32)
+    ref = net.copy()
+    history = net.fit(X, Y, loss="categorical_crossentropy", optimizer=optimizers.SGD(0.05),
+                      epochs=1, batch_size=16, seed=SEED, verbose=0)  # fmt: skip
+    cache = net.cache
+    assert cache.z_T[0] is not None and cache.z_T[1] is None  # the wide layer only
+    assert cache.z[0].shape == (8, 64) and cache.z[0].dtype == np.float32  # last batch: 8
+    E, _, _ = _reference_epoch(
+        ref, X, Y, "categorical_crossentropy", None, optimizers.SGD(0.05), 16, 0, 0.0
+    )
+    assert math.isclose(history["loss"][0], E, rel_tol=1e-5)
+    for W, W_ref in zip(net.weights, ref.weights):
+        np.testing.assert_allclose(W, W_ref, rtol=1e-4, atol=1e-6)
+    y = net.forward(X[:8])  # forward (transposed z_0) and predict (row-major) agree
+    np.testing.assert_allclose(y, net.predict(X[:8]), rtol=1e-5, atol=1e-7)
+    X_bar = np.hstack([X[:8], np.ones((8, 1), np.float32)])
+    np.testing.assert_allclose(net.cache.z[0], X_bar @ net.weights[0].T, rtol=1e-4, atol=1e-5)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -41,6 +42,16 @@ ActivationSpec = str | Activation | dict[str, Any]
 
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 _MAX_CACHED_BATCH_SIZES = 4
+# In float32, OpenBLAS computes a wide layer's z_l faster as z_lᵀ = W_l X̄_lᵀ: the product
+# alone takes 0.72× the time for 6566 → 256 (batch 32), 0.93× for 785 → 256, 1.55× for
+# 257 → 10. Through fit (the elementwise work then reads z_l transposed) it paid for
+# 6566 → 256 (0.88× per step) and not for 785 → 256 (1.10×); in float64 it did not pay.
+_TRANSPOSED_MIN_FAN_IN, _TRANSPOSED_MIN_WIDTH = 2048, 64
+
+
+def _transposed(dtype: np.dtype[Any], n_in: int, n_out: int) -> bool:
+    """Whether the cache holds z_l as the transpose of a (n_out, N) product."""
+    return dtype == np.float32 and n_in >= _TRANSPOSED_MIN_FAN_IN and n_out >= _TRANSPOSED_MIN_WIDTH
 
 
 @dataclass
@@ -69,6 +80,7 @@ class ForwardCache:
     a: list[Array]
     psi: list[Array]
     y_hat: Array
+    z_T: list[Array | None] = field(default_factory=list, repr=False)  # z_l as z_lᵀ's view
     n_samples: int = field(init=False)
     X_bar_0: Array = field(init=False, repr=False)  # this cache's own X̄_0 buffer
 
@@ -82,11 +94,18 @@ class ForwardCache:
         X_bar = [np.empty((n_samples, n + 1), dtype=dtype) for n in sizes[:-1]]
         for X_bar_l in X_bar:
             X_bar_l[:, -1] = 1  # the bias "input", written once and never overwritten
-        z = [np.empty((n_samples, n), dtype=dtype) for n in sizes[1:]]
+        z_T = [
+            np.empty((n, n_samples), dtype=dtype) if _transposed(dtype, n_in, n) else None
+            for n_in, n in pairwise(sizes)
+        ]
+        z = [
+            np.empty((n_samples, n), dtype=dtype) if zt is None else zt.T
+            for n, zt in zip(sizes[1:], z_T, strict=True)
+        ]
         psi = [np.zeros((n_samples, n), dtype=dtype) for n in sizes[1:]]
         y_hat = np.empty((n_samples, sizes[-1]), dtype=dtype)
         a = [np.empty((n_samples, n), dtype=dtype) for n in sizes[1:-1]] + [y_hat]
-        return cls(X_bar=X_bar, z=z, a=a, psi=psi, y_hat=y_hat)
+        return cls(X_bar=X_bar, z=z, a=a, psi=psi, y_hat=y_hat, z_T=z_T)
 
 
 class Weights(Sequence[Array]):
@@ -252,12 +271,15 @@ class Network:
         if cache is None:
             cache = self._buffers_for(X_bar_0.shape[0])
         cache.X_bar[0] = X_bar_0
-        X_bar, z, a = cache.X_bar, cache.z, cache.a
+        X_bar, z, a, z_T = cache.X_bar, cache.z, cache.a, cache.z_T
         last = len(z) - 1
         l = 0
         try:
             for l, (W, f) in enumerate(zip(self.weights, self.activations, strict=True)):
-                np.matmul(X_bar[l], W.T, out=z[l])  # z_l = X̄_l W_lᵀ       (N, n_{l+1})
+                if z_T[l] is None:
+                    np.matmul(X_bar[l], W.T, out=z[l])  # z_l = X̄_l W_lᵀ       (N, n_{l+1})
+                else:  # the same z_l, written as z_lᵀ = W_l X̄_lᵀ (faster, see _transposed)
+                    np.matmul(W, X_bar[l].T, out=z_T[l])
                 a_l = f.value(z[l], out=a[l])  # X_{l+1} = f_l(z_l)         (N, n_{l+1})
                 if a_l is not a[l]:  # a custom f that returned a new array
                     adopt(a_l, a[l], f, "value")
