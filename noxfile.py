@@ -89,6 +89,10 @@ reveal_type(net)
 reveal_type(net.predict(X))
 psinet.Network("3", "sigmoid")  # line 8: sizes must be ints, not a str
 psinet.no_such_function()  # line 9: psinet has no such function
+net.fit(X, X[:, :1], los="mse")  # line 10: a misspelt keyword
+history = net.fit(X, X[:, :1], loss="mse", epochs=1, verbose=0)
+reveal_type(history)
+reveal_type(psinet.standardize(X))
 """
 
 
@@ -128,15 +132,18 @@ def check_sdist(sdist: Path) -> Path:
 
 
 def check_mypy_output(output: str) -> None:
-    """mypy saw psinet's real types and flagged exactly the two deliberate mistakes."""
+    """mypy saw psinet's real types and flagged exactly the three deliberate mistakes."""
     expected = [
-        'Revealed type is "psinet.network.Network"',
-        "numpy.ndarray",
+        ':6: note: Revealed type is "psinet.network.Network"',
+        ':7: note: Revealed type is "numpy.ndarray',
         ':8: error: Argument 1 to "Network" has incompatible type "str"',
         ':9: error: Module has no attribute "no_such_function"',
+        ':10: error: Unexpected keyword argument "los" for "fit" of "Network"',
+        ':12: note: Revealed type is "psinet.training.History"',
+        ':13: note: Revealed type is "numpy.ndarray',
     ]
     missing = [line for line in expected if line not in output]
-    if missing or "py.typed" in output or "Found 2 errors" not in output:
+    if missing or "py.typed" in output or "Found 3 errors" not in output:
         raise ValueError(f"mypy did not see psinet's types as expected ({missing}):\n{output}")
 
 
