@@ -43,8 +43,9 @@ VERSIONS = "import sys, numpy; print('python', sys.version.split()[0], 'numpy', 
 
 
 def _suite(session: nox.Session, numpy: list[str]) -> None:
-    """Install psinet (editable: the doctests in src/ run too) with test+plot, then pytest."""
-    session.install("-e", ".[test,plot]", *numpy)
+    """Install psinet (editable: the doctests in src/ run too) with every extra the suite
+    uses (test, plot, and dev for the mypy test), then pytest."""
+    session.install("-e", ".[test,plot,dev]", *numpy)
     session.run("python", "-c", VERSIONS)
     session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 

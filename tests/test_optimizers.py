@@ -493,7 +493,10 @@ def test_step_if_finite_refuses_an_overflowing_step_and_changes_nothing(
     opt.step_if_finite(weights, grads, 0.1)  # some state to protect
     before_w, before = [w.copy() for w in weights], _state_copy(opt)
     if cause == "huge-lr":
-        opt.lr = 1e39  # η·anything overflows float32
+        # η·g = 1e40 overflows float32 on every NumPy: before NEP 50 (NumPy < 2) a Python
+        # float that float32 cannot hold makes η·g float64, and η·0.1 = 1e38 would still fit.
+        opt.lr = 1e39
+        grads = [np.full_like(w, 10.0) for w in weights]
     elif cause == "huge-gradient":
         opt.lr = 10.0
         grads[1][...] = 3e38  # η·g or g² overflows
