@@ -183,3 +183,21 @@ def test_a_wide_float32_layer_computed_transposed_is_the_same_step():
     np.testing.assert_allclose(y, net.predict(X[:8]), rtol=1e-5, atol=1e-7)
     X_bar = np.hstack([X[:8], np.ones((8, 1), np.float32)])
     np.testing.assert_allclose(net.cache.z[0], X_bar @ net.weights[0].T, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "a, expected",
+    [
+        (np.full((2, 2), 1e200), 2e200),  # squares beyond float64: the scaled path
+        (np.full((2, 2), 1e-200), 2e-200),  # squares below float64's range
+        (np.full(4, 1e20, np.float32), 2e20),  # squares beyond float32, summed in float64
+        (np.arange(6.0).reshape(2, 3).T, math.sqrt(55.0)),  # not contiguous
+        (np.zeros((2, 3), np.float32), 0.0),
+    ],
+)
+def test_gradient_norms_are_exact_at_any_magnitude(a, expected):
+    from psinet.backprop import _frobenius_norm
+
+    assert math.isclose(_frobenius_norm(a), expected, rel_tol=1e-6)
+    assert math.isnan(_frobenius_norm(np.array([1.0, np.nan])))
+    assert _frobenius_norm(np.array([np.inf, 1.0], np.float32)) == math.inf

@@ -459,8 +459,19 @@ def trace(net: Network, X: Any, Y: Any, loss: str | Loss) -> Trace:
 
 
 def _frobenius_norm(a: Array) -> float:
-    """``‖a‖_F = √(Σ a²)`` in float64, scaled by ``max |a|`` first: a float32 array of
-    entries near 1e20 (squares beyond float32's range) still gives its finite norm."""
+    """``‖a‖_F = √(Σ a²)`` summed in float64, scaled by ``max |a|`` first when needed: a
+    float32 array of entries near 1e20 (squares beyond float32's range) still gives its
+    finite norm. The usual case is one pass and no copy; squares that overflow or
+    underflow float64 take the scaled path."""
+    a = np.asarray(a)
+    flat = a.reshape(-1)  # a view for the contiguous gradients
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # checked next
+        if a.dtype == np.float64:
+            total = float(np.vdot(flat, flat))
+        else:
+            total = float(np.einsum("i,i->", flat, flat, dtype=np.float64))
+    if 1e-280 < total < math.inf:  # no square overflowed; any underflow loses < 1e-300
+        return math.sqrt(total)
     a = np.abs(np.asarray(a, dtype=np.float64))
     scale = float(a.max(initial=0.0))
     if scale == 0.0 or not np.isfinite(scale):

@@ -721,8 +721,7 @@ class _EpochData:
         self._X, self._Y, self._r = X, Y, r
         self.X_bar = np.empty((X.shape[0], X.shape[1] + 1), dtype=X.dtype)
         self.X_bar[:, -1] = 1  # the bias "input" of every sample
-        self.Y = np.empty_like(Y)
-        self.r = None if r is None else np.empty_like(r)
+        self.Y, self.r = Y, r  # in a buffer of their own once shuffled
         self._arranged = False
         self._pred: Array | None = None
         self._threshold = Y.shape[1] == 1 or multilabel  # classes by ŷ > 0.5, per output
@@ -734,11 +733,17 @@ class _EpochData:
         """Put the samples in ``order`` (N,) into the buffers (once when not shuffled)."""
         if self._arranged and not shuffled:
             return
+        self._arranged = True
+        if not shuffled:  # order is 0 … N-1: a plain copy, and Y and r as they are
+            self.X_bar[:, :-1] = self._X
+            return
+        if self.Y is self._Y:
+            self.Y = np.empty_like(self._Y)
+            self.r = None if self._r is None else np.empty_like(self._r)
         np.take(self._X, order, axis=0, out=self.X_bar[:, :-1], mode="clip")  # valid indices
         np.take(self._Y, order, axis=0, out=self.Y, mode="clip")
         if self._r is not None and self.r is not None:
             np.take(self._r, order, out=self.r, mode="clip")
-        self._arranged = True
 
     def r_b(self, a: int, b: int) -> Array | None:
         """The relative weights of rows a … b-1, or None."""
