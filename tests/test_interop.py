@@ -194,23 +194,25 @@ def test_gradients_equal_torch_autograd(torch, f, output, loss):
     ],
     ids=["sgd-momentum", "sgd-nesterov", "adam"],
 )
-def test_optimizer_steps_equal_torch_optim(torch, make_psinet, make_torch):
-    net = _net("tanh", "softmax")
+@pytest.mark.parametrize(("output", "loss"), PAIRS, ids=["-".join(p) for p in PAIRS])
+def test_optimizer_steps_equal_torch_optim(torch, make_psinet, make_torch, output, loss):
+    net = _net("tanh", output)
+    start = net.weights[0].copy()
     model = to_torch(net, logits=True)
+    output_module = to_torch(net)[-1]
     X = _data(12)
-    Y = valid_targets("categorical_crossentropy", 12, 3, np.random.default_rng(4))
+    Y = valid_targets(loss, 12, 3, np.random.default_rng(4))
     opt, opt_torch = make_psinet(), make_torch(torch, model.parameters())
     for _ in range(3):  # three steps: momentum and Adam's moments come into play
-        grads, _ = gradients(net, X, Y, "categorical_crossentropy")
+        grads, _ = gradients(net, X, Y, loss)
         opt.step(net.weights, grads)
         opt_torch.zero_grad()
         z = model(torch.from_numpy(X))
-        ce = torch.nn.functional.cross_entropy(z, torch.from_numpy(Y))  # = psinet's E
-        ce.backward()
+        _torch_loss(torch, loss, output_module(z), z, torch.from_numpy(Y)).backward()
         opt_torch.step()
     for W, W_torch in zip(net.weights, from_torch(model).weights, strict=True):
-        np.testing.assert_allclose(W, W_torch, rtol=1e-11, atol=1e-14)
-    assert not np.allclose(net.weights[0], _net("tanh", "softmax").weights[0])  # it moved
+        np.testing.assert_allclose(W, W_torch, rtol=1e-10, atol=1e-13)
+    assert not np.allclose(net.weights[0], start)  # it moved
 
 
 def test_mse_loss_is_2_over_k_times_psinets(torch):
@@ -220,6 +222,24 @@ def test_mse_loss_is_2_over_k_times_psinets(torch):
     with torch.no_grad():
         mse = torch.nn.MSELoss()(to_torch(net)(torch.from_numpy(X)), torch.from_numpy(Y))
     np.testing.assert_allclose(mse.item(), 2 / 3 * E, rtol=1e-12)
+
+
+def test_torch_losses_against_psinets(torch):
+    """CrossEntropyLoss on logits = psinet's cce; BCELoss = psinet's bce / k."""
+    X = _data()
+    net = _net("tanh", "softmax")
+    Y = valid_targets("categorical_crossentropy", 7, 3, np.random.default_rng(6))
+    with torch.no_grad():
+        ce = torch.nn.CrossEntropyLoss()(to_torch(net, logits=True)(torch.from_numpy(X)),
+                                         torch.from_numpy(Y))  # fmt: skip
+    E = gradients(net, X, Y, "categorical_crossentropy")[1]
+    np.testing.assert_allclose(ce.item(), E, rtol=1e-12)
+    net = _net("tanh", "sigmoid")
+    Y = valid_targets("binary_crossentropy", 7, 3, np.random.default_rng(7))
+    with torch.no_grad():
+        bce = torch.nn.BCELoss()(to_torch(net)(torch.from_numpy(X)), torch.from_numpy(Y))
+    E = gradients(net, X, Y, "binary_crossentropy")[1]
+    np.testing.assert_allclose(bce.item(), E / 3, rtol=1e-10)
 
 
 # ---------------------------------------------------------------------------- from_torch
