@@ -567,7 +567,7 @@ def bench_fit_memory(wl: Workload, dtype_name: str, n_batches: int = 4) -> dict[
     cache_bytes = sum(
         a.nbytes for a in (*cache.X_bar, *cache.z, *cache.a[:-1], *cache.psi, cache.y_hat)
     )
-    # fit puts the data in each epoch's order once, into one contiguous X̄ = [X, 1] and Y
+    # fit (shuffling, as here) puts the data in each epoch's order once: X̄ = [X, 1] and Y
     arranged = X.shape[0] * (X.shape[1] + 1) * X.itemsize + Y.nbytes
     reference = weights + weights + 0 + cache_bytes + arranged  # W + grads + SGD + cache + data
     return {

@@ -657,7 +657,7 @@ def fit(
                             net, b - a, loss, optimizer, grads, l2, (b - a) * X_bar_norm2_per_row
                         )
                     try:
-                        E = plan.step(data.X_bar[a:b], data.Y[a:b], data.r_b(a, b))
+                        E = plan.step(data.X_bar_b(a, b, plan.cache), data.Y[a:b], data.r_b(a, b))
                     except DivergenceError as exc:
                         raise DivergenceError(
                             f"training diverged at epoch {epoch + 1}, step {step + 1} of "
@@ -707,20 +707,21 @@ def fit(
 
 
 class _EpochData:
-    """The training data in one epoch's order, in one contiguous buffer; batches are views.
+    """The training data in one epoch's order; batches are views of it.
 
-    ``X_bar``: ``X̄ = [X, 1]``, ndarray of shape (N, n_0 + 1), its ones column written
-    once; ``Y``: ndarray of shape (N, n_L); ``r``: relative sample weights (N,) or None.
-    Each epoch's permutation is applied once (one pass over the data, not a gather
-    per step); without shuffling the rows are arranged once. For the classification
-    losses each step leaves its predictions in a per-sample buffer, and the epoch's
-    accuracy is computed from it once, at the end of the epoch.
+    Shuffled, each epoch's permutation is applied once (one pass over the data, not a
+    gather per step) into ``X̄ = [X, 1]``, one contiguous ndarray of shape (N, n_0 + 1)
+    whose ones column is written once, ``Y`` (N, n_L) and ``r`` (relative sample
+    weights, (N,) or None). Not shuffled, nothing is copied ahead: each batch's rows
+    are copied into the cache's own ``X̄_0`` (a contiguous slice, hot in the cache for
+    the product that follows). For the classification losses each step leaves its
+    predictions in a per-sample buffer, and the epoch's accuracy is computed from it
+    once, at the end of the epoch.
     """
 
     def __init__(self, X: Array, Y: Array, r: Array | None, classifier: bool, multilabel: bool):
         self._X, self._Y, self._r = X, Y, r
-        self.X_bar = np.empty((X.shape[0], X.shape[1] + 1), dtype=X.dtype)
-        self.X_bar[:, -1] = 1  # the bias "input" of every sample
+        self.X_bar: Array | None = None  # X̄ in epoch order, once shuffled
         self.Y, self.r = Y, r  # in a buffer of their own once shuffled
         self._arranged = False
         self._pred: Array | None = None
@@ -734,16 +735,25 @@ class _EpochData:
         if self._arranged and not shuffled:
             return
         self._arranged = True
-        if not shuffled:  # order is 0 … N-1: a plain copy, and Y and r as they are
-            self.X_bar[:, :-1] = self._X
+        if not shuffled:  # order is 0 … N-1: the data as they are
             return
-        if self.Y is self._Y:
+        if self.X_bar is None:
+            X = self._X
+            self.X_bar = np.empty((X.shape[0], X.shape[1] + 1), dtype=X.dtype)
+            self.X_bar[:, -1] = 1  # the bias "input" of every sample
             self.Y = np.empty_like(self._Y)
             self.r = None if self._r is None else np.empty_like(self._r)
         np.take(self._X, order, axis=0, out=self.X_bar[:, :-1], mode="clip")  # valid indices
         np.take(self._Y, order, axis=0, out=self.Y, mode="clip")
         if self._r is not None and self.r is not None:
             np.take(self._r, order, out=self.r, mode="clip")
+
+    def X_bar_b(self, a: int, b: int, cache: ForwardCache) -> Array:
+        """``X̄_0`` of rows a … b-1, ndarray of shape (b - a, n_0 + 1), ones column last."""
+        if self.X_bar is not None:
+            return self.X_bar[a:b]
+        cache.X_bar_0[:, :-1] = self._X[a:b]
+        return cache.X_bar_0
 
     def r_b(self, a: int, b: int) -> Array | None:
         """The relative weights of rows a … b-1, or None."""
