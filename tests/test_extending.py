@@ -6,6 +6,8 @@ a new array; psinet uses what is returned in ``forward``, ``predict``, ``gradien
 and method named, and an exception raised inside a custom part says which part.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -355,3 +357,68 @@ def test_psinet_own_errors_get_no_note():
     with pytest.raises(TypeError) as excinfo:
         net.forward(X)
     assert _notes(excinfo) == ""
+
+
+# ------------------------------------------------- signatures psinet cannot call
+def test_a_value_without_out_is_refused_where_the_class_is_defined():
+    """`def value(self, z)` is the first thing a learner writes; psinet calls
+    value(z, out=buffer), so the class statement itself says what to write."""
+    needed = r"Swish\.value\(self, z\) .*def value\(self, z, out=None\)"
+    with pytest.raises(TypeError, match=needed):
+
+        class Swish(Activation):
+            name = "test_swish_no_out"
+
+            def value(self, z):
+                return z / (1 + np.exp(-z))
+
+            def derivative(self, z, a):
+                return a
+
+    assert psinet.activations.lookup("test_swish_no_out") is None
+
+
+@pytest.mark.parametrize(
+    ("method", "source", "needed"),
+    [
+        ("backward", "def backward(self, grad_a, z, a): return grad_a", "out=None"),
+        ("derivative", "def derivative(self, z): return 1.0", "def derivative(self, z, a)"),
+    ],
+)
+def test_other_activation_methods_psinet_cannot_call_are_refused(method, source, needed):
+    namespace: dict = {}
+    exec(source, namespace)
+    with pytest.raises(TypeError, match=rf"Bad\.{method}.*{re.escape(needed)}"):
+        type("Bad", (Sine,), {"name": "test_bad", method: namespace[method]})
+
+
+@pytest.mark.parametrize(
+    ("method", "source", "needed"),
+    [
+        ("gradient", "def gradient(self, y_hat, Y): return y_hat - Y", "out=None"),
+        (
+            "value_and_gradient",
+            "def value_and_gradient(self, y_hat, Y, out=None): return 0.0, y_hat - Y",
+            "out=None, scale=1.0",
+        ),
+    ],
+)
+def test_loss_methods_psinet_cannot_call_are_refused(method, source, needed):
+    namespace: dict = {}
+    exec(source, namespace)
+    with pytest.raises(TypeError, match=rf"Bad\.{method}.*{re.escape(needed)}"):
+        type("Bad", (HalfSquares,), {"name": "test_bad_loss", method: namespace[method]})
+
+
+def test_any_signature_that_takes_psinet_call_is_accepted():
+    class Flexible(Activation):
+        name = "test_flexible"
+
+        def value(self, z, *args, **kwargs):
+            return np.tanh(z)
+
+        def derivative(self, z, a, *rest):
+            return 1 - a * a
+
+    net = Network([3, 4, 2], [Flexible(), "identity"], seed=0)
+    assert np.allclose(net.predict(X), Network([3, 4, 2], ["tanh", "identity"], seed=0).predict(X))

@@ -7,13 +7,16 @@ code, e.g. ``return np.sin(z)``). psinet always uses the array *returned*: when 
 not psinet's buffer, it is checked (an ndarray of real numbers, of the expected
 shape) and copied into the buffer. A wrong return value is refused with an error
 that names the class and the method; an exception raised inside a part's method
-gets a note saying which part and method psinet was calling.
+gets a note saying which part and method psinet was calling. A subclass whose method
+cannot take the arguments psinet passes (``def value(self, z)``, no ``out``) is
+refused when the class is defined, with the signature psinet needs.
 """
 
 from __future__ import annotations
 
+import inspect
 import numbers
-from types import TracebackType
+from types import FunctionType, TracebackType
 from typing import Any
 
 import numpy as np
@@ -27,6 +30,37 @@ _WHAT = {
     "gradient": "∂E/∂ŷ, shaped like y_hat",
     "value_and_gradient": "(E, ∂E/∂ŷ) with ∂E/∂ŷ shaped like y_hat",
 }
+
+
+def check_signatures(cls: type, calls: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
+    """TypeError when a method ``cls`` defines cannot be called the way psinet calls it.
+
+    ``calls`` maps a method name to (its positional parameters, the keywords psinet
+    passes), e.g. ``{"value": (("z",), ("out",))}``: psinet calls ``value(z, out=buffer)``.
+    Run from ``__init_subclass__``, so ``def value(self, z)`` fails where it is written,
+    not deep inside a forward pass.
+    """
+    for method, (positional, keywords) in calls.items():
+        fn = cls.__dict__.get(method)
+        if not isinstance(fn, FunctionType):
+            continue  # inherited, or a staticmethod/descriptor: nothing to check here
+        signature = inspect.signature(fn)
+        try:
+            signature.bind(None, *positional, **dict.fromkeys(keywords))
+        except TypeError:
+            defaults = {"out": "None", "scale": "1.0"}
+            wanted = ", ".join(["self", *positional, *(f"{k}={defaults[k]}" for k in keywords)])
+            call = ", ".join([*positional, *(f"{k}=..." for k in keywords)])
+            hint = (
+                " (psinet passes its own buffer as out=; ignore it and return a new array, "
+                "or write into it and return it)"
+                if "out" in keywords
+                else ""
+            )
+            raise TypeError(
+                f"{cls.__qualname__}.{method}{signature} cannot take the arguments psinet "
+                f"passes, {method}({call}): define it as def {method}({wanted}){hint}"
+            ) from None
 
 
 def _where(part: object, method: str) -> str:

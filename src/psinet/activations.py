@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ._checks import check_float
-from ._contract import checked_array
+from ._contract import check_signatures, checked_array
 
 Array = np.ndarray
 
@@ -65,6 +65,18 @@ class Activation:
     name: str = "activation"
     init: str = "glorot"
     elementwise: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse, when the class is defined, a method psinet could not call."""
+        super().__init_subclass__(**kwargs)
+        check_signatures(
+            cls,
+            {
+                "value": (("z",), ("out",)),
+                "derivative": (("z", "a"), ()),
+                "backward": (("grad_a", "z", "a"), ("out",)),
+            },
+        )
 
     def value(self, z: Array, out: Array | None = None) -> Array:
         """``a = f(z)``: ndarray of shape (N, n) from z of shape (N, n).

@@ -32,11 +32,11 @@ uses what it returns. Writing into ``out`` and returning it only saves a copy.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
-from ._contract import adopt, checked_array, loss_float
+from ._contract import adopt, check_signatures, checked_array, loss_float
 from .activations import Activation
 
 Array = np.ndarray
@@ -55,6 +55,19 @@ class Loss:
 
     name: str = "loss"
     fused_activation: str | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse, when the class is defined, a method psinet could not call."""
+        super().__init_subclass__(**kwargs)
+        check_signatures(
+            cls,
+            {
+                "value": (("y_hat", "Y"), ()),
+                "gradient": (("y_hat", "Y"), ("out",)),
+                "value_and_gradient": (("y_hat", "Y"), ("out", "scale")),
+                "sample_losses": (("y_hat", "Y"), ()),
+            },
+        )
 
     def value(self, y_hat: Array, Y: Array) -> float:
         """E, a float, for ŷ and Y each an ndarray of shape (N, n_out)."""
