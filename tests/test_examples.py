@@ -93,3 +93,29 @@ def test_every_example_takes_quick_and_out(path, capsys):
     assert exit_.value.code == 0
     usage = capsys.readouterr().out
     assert "--quick" in usage and "--out" in usage
+
+
+def test_xor_titles_claim_a_solution_only_when_the_run_found_one():
+    """`xor.py --quick` (5 epochs) has not solved XOR: its pictures must not say it has."""
+    xor = _load("xor")
+    X, y = psinet.datasets.xor()
+    histories = {}
+    for epochs in (5, 1000):
+        net = psinet.Network([2, 2, 1], "sigmoid", seed=1)
+        optimizer = psinet.optimizers.SGD(2.0, momentum=0.9)
+        histories[epochs] = net.fit(
+            X,
+            y,
+            loss="binary_crossentropy",
+            optimizer=optimizer,
+            epochs=epochs,
+            batch_size=4,
+            seed=1,
+            verbose=0,
+        )
+    short_loss, short_boundary = xor.titles(histories[5])
+    assert histories[5]["accuracy"][-1] < 1.0  # the premise: 5 epochs do not solve it
+    assert "not solved yet" in short_boundary and "one side" not in short_boundary
+    assert "falls" not in short_loss or histories[5]["loss"][-1] < histories[5]["loss"][0]
+    long_loss, long_boundary = xor.titles(histories[1000])
+    assert "one side" in long_boundary and "falls" in long_loss and "100%" in long_loss
