@@ -710,3 +710,26 @@ def test_decision_boundary_classes_differ_by_marker_as_well_as_colour():
     legend = fig.axes[0].get_legend()
     handles = getattr(legend, "legend_handles", None) or legend.legendHandles  # mpl < 3.7
     assert [h.get_marker() for h in handles] == ["o", "s", "^"]
+
+
+def _visible_ticks(ax):
+    low, high = sorted(ax.get_xlim())
+    return [t for t in ax.get_xticks() if low <= t <= high]
+
+
+def test_a_few_epochs_get_whole_epoch_ticks_only():
+    """A 3-epoch run (an example's --quick) must not show "epoch 1.25" on its axes."""
+    pytest.importorskip("matplotlib")
+    h = {"loss": [0.9, 0.6, 0.3], "accuracy": [0.5, 0.7, 0.9]}
+    fig = psiplot.plot_history(FakeHistory(h, epoch=[1, 2, 3]))
+    norms = psiplot.plot_gradient_norms(np.array([[1e-3, 1e-1], [2e-3, 2e-1], [3e-3, 3e-1]]))
+    for ax in [*fig.axes, norms.axes[0]]:
+        ticks = _visible_ticks(ax)
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_fractional_steps_keep_fractional_ticks():
+    pytest.importorskip("matplotlib")
+    x = np.array([0.25, 0.5, 0.75, 1.0])
+    fig = psiplot.plot_gradient_norms(np.ones((4, 2)), x=x)
+    assert not all(float(t).is_integer() for t in _visible_ticks(fig.axes[0]))

@@ -236,6 +236,15 @@ def _log_if_positive(ax: Axes, values: Sequence[Array]) -> None:
         ax.set_yscale("log")
 
 
+def _whole_ticks_if_whole(ax: Axes, x: Array) -> None:
+    """Ticks on whole numbers only when every x is one (epochs): no "epoch 1.25"."""
+    from matplotlib.ticker import MaxNLocator
+
+    x = np.asarray(x, dtype=float)
+    if x.size and np.array_equal(x, np.round(x)):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 # ---------------------------------------------------------------------- history
 def plot_history(
     history: HistoryLike,
@@ -293,6 +302,7 @@ def plot_history(
             loss_ax.plot(epochs, _for_plot(series[key]), color=_KEY_COLORS[key], label=names[key])
     _log_if_positive(loss_ax, [series[k] for k in _LOSS_KEYS if k in series])
     loss_ax.set_xlabel("epoch")
+    _whole_ticks_if_whole(loss_ax, epochs)
     loss_ax.set_ylabel("loss E (mean over the samples)")
     handles, labels = loss_ax.get_legend_handles_labels()
 
@@ -308,6 +318,7 @@ def plot_history(
                 )
         acc_ax.set_ylabel("accuracy (fraction classified right)")
         acc_ax.set_xlabel("epoch")
+        _whole_ticks_if_whole(acc_ax, epochs)
         acc_handles, acc_labels = acc_ax.get_legend_handles_labels()
         if twin:  # one legend for both y-axes
             handles, labels = handles + acc_handles, labels + acc_labels
@@ -675,6 +686,7 @@ def plot_gradient_norms(
         else:
             steps = np.arange(1, values.shape[0] + 1)  # counted from 1, like the progress lines
         _draw_layer_lines(panel, steps, values)
+        _whole_ticks_if_whole(panel, steps)
         panel.set_xlabel(xlabel)
         if i == 0:  # the panels share the y-axis
             panel.set_ylabel(r"gradient norm $\|\partial E / \partial W_l\|_F$")
