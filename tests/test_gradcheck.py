@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import psinet
 from psinet import Network, check_gradients, numerical_gradients
 from psinet.gradcheck import relative_error
 
@@ -248,3 +249,16 @@ def test_bad_threshold_and_tiny_are_refused():
         check_gradients(net, X, Y, "mse", threshold=0)
     with pytest.raises(ValueError, match=r"tiny must be in \[0, inf\), got -1"):
         check_gradients(net, X, Y, "mse", tiny=-1.0)
+
+
+def test_a_group_of_unresolved_layers_says_which_layer_its_reason_describes():
+    """`layers 0–7 unresolved (layer 7): ...` left a learner guessing what "(layer 7)"
+    meant; the note says it is the group's layer with the largest gradients."""
+    X, y = psinet.datasets.moons(32, seed=0)
+    net = psinet.Network([2] + [4] * 14 + [1], "sigmoid", seed=0)
+    report = psinet.check_gradients(net, X, y, "binary_crossentropy")
+    unresolved = [r.layer for r in report.layers if r.status == "unresolved"]
+    assert len(unresolved) > 1 and unresolved == list(range(len(unresolved)))  # the premise
+    worst = max((r for r in report.layers if r.status == "unresolved"), key=lambda r: r.max_grad)
+    note = f"layers 0–{unresolved[-1]} unresolved; of them layer {worst.layer} has the largest"
+    assert note in str(report)

@@ -264,7 +264,8 @@ class GradientCheck:
                 if len(group) == 1
                 else (f"layers {first.layer}–{group[-1].layer}")
             )
-            example = "" if len(group) == 1 else f" (layer {worst.layer})"
+            largest = f"; of them layer {worst.layer} has the largest gradients"
+            example = "" if len(group) == 1 else largest
             lines.append(f"{which} {first.status}{example}: {worst.reason}")
         verdict = {"passed": "passed", "failed": "FAILED", "unresolved": "UNRESOLVED"}
         lines.append(f"{verdict[self.status]} (threshold {self.threshold:g})")
