@@ -46,6 +46,7 @@ def test_import_does_not_import_matplotlib_and_plots_never_touch_pyplot(tmp_path
         import sys
         import numpy as np
         import psinet
+        assert callable(psinet.plot.plot_network)  # as the README writes it, no import psinet.plot
         from psinet import plot
         assert "matplotlib" not in sys.modules, "imported eagerly"
         plot.plot_history({{"loss": [1.0, 0.5]}}, {str(tmp_path / "h.png")!r})

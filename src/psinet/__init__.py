@@ -23,6 +23,7 @@ from . import (
     io,
     losses,
     optimizers,
+    plot,  # matplotlib itself is imported only when a picture is drawn
     preprocessing,
     schedules,
     training,
@@ -61,6 +62,7 @@ __all__ = [
     "numerical_gradients",
     "one_hot",
     "optimizers",
+    "plot",
     "preprocessing",
     "register_activation",
     "register_loss",
