@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+from collections.abc import Callable
 from types import FunctionType, TracebackType
 from typing import Any
 
@@ -151,3 +152,35 @@ def annotate(exc: BaseException, doing: str) -> None:
         exc.add_note(note)
     else:  # Python 3.10: keep it where 3.11 would
         exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
+
+
+def register_class(
+    cls: Any,
+    base: type,
+    kind: str,
+    lookup: Callable[[str], type | None],
+    registered: dict[str, Any],
+) -> None:
+    """Add ``cls`` (a subclass of ``base``) to ``registered`` under its ``name``.
+
+    The one rule of both registries (activations, losses): the same class again is a
+    no-op; a name another class has, built-ins included, is a ValueError.
+    """
+    if not isinstance(cls, type) or not issubclass(cls, base) or cls is base:
+        raise TypeError(
+            f"register expects a subclass of {base.__module__}.{base.__qualname__}, got {cls!r}"
+        )
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(
+            f"{cls.__qualname__} must have a non-empty str class attribute 'name', got {name!r}"
+        )
+    taken = lookup(name)
+    if taken is cls:
+        return
+    if taken is not None:
+        raise ValueError(
+            f"{kind} name {name!r} is taken by {taken.__module__}.{taken.__qualname__}; "
+            f"give {cls.__name__} its own class attribute name = '...'"
+        )
+    registered[name] = cls

@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ._checks import check_float
-from ._contract import check_signatures, checked_array
+from ._contract import check_signatures, checked_array, register_class
 
 Array = np.ndarray
 
@@ -313,24 +313,7 @@ def register(cls: A) -> A:
     Cube()
     >>> del REGISTERED["doc_cube"]  # (only to keep this example repeatable)
     """
-    if not isinstance(cls, type) or not issubclass(cls, Activation) or cls is Activation:
-        raise TypeError(
-            f"register expects a subclass of psinet.activations.Activation, got {cls!r}"
-        )
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not name:
-        raise TypeError(
-            f"{cls.__qualname__} must have a non-empty str class attribute 'name', got {name!r}"
-        )
-    taken = lookup(name)
-    if taken is cls:
-        return cls
-    if taken is not None:
-        raise ValueError(
-            f"activation name {name!r} is taken by {taken.__module__}.{taken.__qualname__}; "
-            f"give {cls.__name__} its own class attribute name = '...'"
-        )
-    REGISTERED[name] = cls
+    register_class(cls, Activation, "activation", lookup, REGISTERED)
     return cls
 
 

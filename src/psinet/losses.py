@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ._contract import adopt, check_signatures, checked_array, loss_float
+from ._contract import adopt, check_signatures, checked_array, loss_float, register_class
 from .activations import Activation
 
 Array = np.ndarray
@@ -275,22 +275,7 @@ def register(cls: LossClass) -> LossClass:
     does nothing; a name that another class has (built-ins included) is a ValueError,
     so a subclass must set its own ``name``. Exported as ``psinet.register_loss``.
     """
-    if not isinstance(cls, type) or not issubclass(cls, Loss) or cls is Loss:
-        raise TypeError(f"register expects a subclass of psinet.losses.Loss, got {cls!r}")
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not name:
-        raise TypeError(
-            f"{cls.__qualname__} must have a non-empty str class attribute 'name', got {name!r}"
-        )
-    taken = lookup(name)
-    if taken is cls:
-        return cls
-    if taken is not None:
-        raise ValueError(
-            f"loss name {name!r} is taken by {taken.__module__}.{taken.__qualname__}; "
-            f"give {cls.__name__} its own class attribute name = '...'"
-        )
-    REGISTERED[name] = cls
+    register_class(cls, Loss, "loss", lookup, REGISTERED)
     return cls
 
 
