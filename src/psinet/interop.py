@@ -76,6 +76,7 @@ from .io import (
     _open_regular,
     _refuse_constant,
     _short,
+    decode_json_object,
 )
 from .network import Network
 
@@ -477,22 +478,7 @@ def load_safetensors(path: PathLike, *, activations: Any = None) -> Network:
 
 
 def _decode_st_header(path: Path, raw: bytes) -> dict[str, Any]:
-    try:
-        header = json.loads(
-            raw.decode("utf-8"),
-            parse_constant=_refuse_constant,
-            parse_float=_finite_float,
-            parse_int=_bounded_int,
-        )
-    except RecursionError:
-        raise FormatError(f"{path}: the safetensors header is nested too deep") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FormatError(f"{path}: the safetensors header must be UTF-8 JSON: {exc}") from None
-    if not isinstance(header, dict):
-        raise FormatError(
-            f"{path}: the safetensors header must be a JSON object, found {type(header).__name__}"
-        )
-    return header
+    return decode_json_object(path, raw, "the safetensors header")
 
 
 def _check_st_header(

@@ -858,21 +858,7 @@ def _read_header(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict
 
 
 def _decode_header(path: Path, raw: bytes) -> dict[str, Any]:
-    try:
-        header = json.loads(
-            raw.decode("utf-8"),
-            parse_constant=_refuse_constant,
-            parse_float=_finite_float,
-            parse_int=_bounded_int,
-        )
-    except RecursionError:
-        raise FormatError(
-            f"{path}: 'header' must be psinet's JSON, found nesting too deep"
-        ) from None
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
-        raise FormatError(f"{path}: 'header' must be valid UTF-8 JSON: {exc}") from None
-    if not isinstance(header, dict):
-        raise FormatError(f"{path}: header must be a JSON object, found {type(header).__name__}")
+    header = decode_json_object(path, raw, "'header'")
     if header.get("format") != "psinet":
         raise FormatError(
             f"{path}: not a psinet file: expected header format 'psinet', "
@@ -893,6 +879,28 @@ def _decode_header(path: Path, raw: bytes) -> dict[str, Any]:
         raise FormatError(
             f"{path}: header must have keys {list(_REQUIRED_KEYS)}, missing {missing}"
         )
+    return header
+
+
+def decode_json_object(path: Path, raw: bytes, what: str) -> dict[str, Any]:
+    """``raw`` parsed as one strict JSON object, or FormatError naming ``what`` in ``path``.
+
+    Strict: finite floats only (no NaN, Infinity, 1e400), bounded integers, bounded
+    nesting. Used for psinet's own header and for safetensors headers.
+    """
+    try:
+        header = json.loads(
+            raw.decode("utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
+    except RecursionError:
+        raise FormatError(f"{path}: {what} must be JSON, found nesting too deep") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise FormatError(f"{path}: {what} must be valid UTF-8 JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise FormatError(f"{path}: {what} must be a JSON object, found {type(header).__name__}")
     return header
 
 
