@@ -262,13 +262,13 @@ def test_a_changed_number_fails(old, new):
 
 def test_a_changed_quote_fails():
     doc = _doc()
-    good = "`np.matmul(psi[l].T, X_bar[l], out=grad_W[l])`"
+    good = "`grad_product(psi_T, X_bar_l, grad_l)`"
     assert good in doc
     for bad in [
-        good.replace("psi[l].T", "psi[l]"),  # code that is not in the file
+        good.replace("psi_T", "psi_l"),  # code that is not in the file
         good.strip("`"),  # malformed: the code is not a code span
     ]:
         assert quote_problems(doc.replace(good, bad, 1)), bad
-    wrong_function = doc.replace("`backward`: " + good, "`output_psi`: " + good, 1)
+    wrong_function = doc.replace("`Sweep.run`: " + good, "`output_psi`: " + good, 1)
     assert wrong_function != doc
     assert any("not in output_psi" in p for _, p in quote_problems(wrong_function))

@@ -413,8 +413,8 @@ def test_any_learning_rate_ends_with_finite_weights_or_a_refused_step(make, dtyp
         opt = make(lr=10.0**exponent)
         try:
             net.fit(X, Y * 100, loss="mse", optimizer=opt, epochs=4, batch_size=8, verbose=0)
-        except DivergenceError as exc:
-            assert "was not applied" in str(exc)
+        except DivergenceError as exc:  # a refused step, or an epoch whose loss overflowed
+            assert "was not applied" in str(exc) or "every update was finite" in str(exc)
         assert all(np.isfinite(W).all() for W in net.weights)
         states = opt.state_dict()["state"].values()
         assert all(np.isfinite(a).all() for arrays in states for a in arrays)

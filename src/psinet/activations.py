@@ -39,14 +39,23 @@ array([[0.25]])
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
 
 from ._checks import check_float
-from ._contract import check_signatures, checked_array, register_class
+from ._contract import adopt, check_signatures, checked_array, register_class
 
 Array = np.ndarray
+Move = Callable[[], object]
+"""A call with its arrays bound: each call redoes one step's move in place."""
+
+
+def _constant(value: float, like: Array) -> Array:
+    """``value`` as a 0-d array of ``like``'s dtype: a ufunc takes it far faster than a float."""
+    return np.array(value, dtype=like.dtype)
 
 
 class Activation:
@@ -101,6 +110,40 @@ class Activation:
             f_prime = checked_array(f_prime, z.shape, self, "derivative", scalar_ok=True)
         return np.multiply(grad_a, f_prime, out=out)
 
+    def forward_move(self, z: Array, a: Array) -> Move:
+        """A call that writes ``a = f(z)`` into ``a`` (both ndarrays of shape (N, n)).
+
+        The training step binds it once per batch size and calls it every step. This
+        default calls :meth:`value`, and copies what it returns into ``a`` when that is a
+        new array; the built-in activations bind their ufuncs directly.
+        """
+
+        def forward() -> None:
+            result = self.value(z, out=a)
+            if result is not a:  # a custom f that returned a new array
+                adopt(result, a, self, "value")
+
+        return forward
+
+    def backward_move(self, psi: Array, z: Array, a: Array) -> Move:
+        """A call that turns ``psi`` (∂E/∂a, (N, n)) into ``Ψ = psi ⊙ f'(z)``, in place.
+
+        ``z`` and ``a = f(z)`` are the cached forward values. This default calls
+        :meth:`backward`; the built-in activations bind their ufuncs and a scratch array.
+        """
+
+        def backward() -> None:
+            result = self.backward(psi, z, a, out=psi)
+            if result is not psi:  # a custom f that returned a new array
+                adopt(result, psi, self, "backward")
+
+        return backward
+
+    def _own(self, cls: type, *methods: str) -> bool:
+        """Whether ``self``'s class still uses ``cls``'s own ``methods`` (no subclass
+        overrode them): only then may a bound move stand in for them."""
+        return all(getattr(type(self), m) is getattr(cls, m) for m in methods)
+
     def get_config(self) -> dict[str, Any]:
         """The JSON-able description that :func:`get` rebuilds this activation from."""
         return {"name": self.name}
@@ -141,6 +184,33 @@ class Sigmoid(Activation):
         out -= out * a  # grad_a ⊙ a ⊙ (1 − a)
         return out
 
+    def forward_move(self, z: Array, a: Array) -> Move:
+        if not self._own(Sigmoid, "value"):
+            return super().forward_move(z, a)
+        half = _constant(0.5, a)
+        multiply, tanh, add = np.multiply, np.tanh, np.add
+
+        def sigmoid() -> None:  # σ(z) = ½ + ½·tanh(z/2)
+            multiply(z, half, a)
+            tanh(a, a)
+            multiply(a, half, a)
+            add(a, half, a)
+
+        return sigmoid
+
+    def backward_move(self, psi: Array, z: Array, a: Array) -> Move:
+        if not self._own(Sigmoid, "backward"):
+            return super().backward_move(psi, z, a)
+        scratch = np.empty_like(psi)
+        multiply, subtract = np.multiply, np.subtract
+
+        def sigmoid_prime() -> None:  # Ψ ⊙ a ⊙ (1 − a) = Ψ⊙a − (Ψ⊙a)⊙a
+            multiply(psi, a, psi)
+            multiply(psi, a, scratch)
+            subtract(psi, scratch, psi)
+
+        return sigmoid_prime
+
 
 class Tanh(Activation):
     """Hyperbolic tangent ``tanh(z)``, ``tanh'(z) = 1 − tanh²(z)``."""
@@ -158,6 +228,24 @@ class Tanh(Activation):
         np.subtract(1, a2, out=a2)
         return np.multiply(grad_a, a2, out=out)
 
+    def forward_move(self, z: Array, a: Array) -> Move:
+        if not self._own(Tanh, "value"):
+            return super().forward_move(z, a)
+        return partial(np.tanh, z, a)
+
+    def backward_move(self, psi: Array, z: Array, a: Array) -> Move:
+        if not self._own(Tanh, "backward"):
+            return super().backward_move(psi, z, a)
+        one, a2 = _constant(1.0, psi), np.empty_like(psi)
+        multiply, subtract = np.multiply, np.subtract
+
+        def tanh_prime() -> None:  # Ψ ⊙ (1 − a²)
+            multiply(a, a, a2)
+            subtract(one, a2, a2)
+            multiply(psi, a2, psi)
+
+        return tanh_prime
+
 
 class ReLU(Activation):
     """Rectified linear unit ``max(0, z)``, ``f'(z) = 1 if z > 0 else 0``."""
@@ -173,6 +261,23 @@ class ReLU(Activation):
 
     def backward(self, grad_a: Array, z: Array, a: Array, out: Array | None = None) -> Array:
         return np.multiply(grad_a, z > 0, out=out)
+
+    def forward_move(self, z: Array, a: Array) -> Move:
+        if not self._own(ReLU, "value"):
+            return super().forward_move(z, a)
+        return partial(np.maximum, z, _constant(0.0, a), out=a)
+
+    def backward_move(self, psi: Array, z: Array, a: Array) -> Move:
+        if not self._own(ReLU, "backward"):
+            return super().backward_move(psi, z, a)
+        zero, mask = _constant(0.0, psi), np.empty_like(psi)  # a 0/1 mask in psi's dtype
+        greater, multiply = np.greater, np.multiply
+
+        def relu_prime() -> None:  # Ψ ⊙ [z > 0]
+            greater(z, zero, mask)
+            multiply(psi, mask, psi)
+
+        return relu_prime
 
 
 class LeakyReLU(Activation):
@@ -254,6 +359,16 @@ class Identity(Activation):
             np.copyto(out, grad_a)
         return out
 
+    def forward_move(self, z: Array, a: Array) -> Move:
+        if not self._own(Identity, "value"):
+            return super().forward_move(z, a)
+        return partial(np.copyto, a, z)
+
+    def backward_move(self, psi: Array, z: Array, a: Array) -> Move:
+        if not self._own(Identity, "backward"):
+            return super().backward_move(psi, z, a)
+        return _nothing  # Ψ ⊙ 1 is Ψ
+
 
 class Softmax(Activation):
     """Softmax over each row: ``a_k = e^(z_k) / Σ_j e^(z_j)``.
@@ -282,6 +397,32 @@ class Softmax(Activation):
         out = np.subtract(grad_a, dot, out=out)
         out *= a
         return out
+
+    def forward_move(self, z: Array, a: Array) -> Move:
+        if not self._own(Softmax, "value"):
+            return super().forward_move(z, a)
+        row_max, row_sum = np.empty(len(z), dtype=a.dtype), np.empty(len(z), dtype=a.dtype)
+        m, s, ones = row_max[:, None], row_sum[:, None], np.ones(z.shape[1], dtype=a.dtype)
+        reduce_max, subtract, exp, dot, divide = (
+            np.maximum.reduce,
+            np.subtract,
+            np.exp,
+            np.dot,
+            np.divide,
+        )
+
+        def softmax() -> None:  # e^(z − max z) / Σ e^(z − max z), row by row
+            reduce_max(z, axis=1, out=row_max)
+            subtract(z, m, a)
+            exp(a, a)
+            dot(a, ones, row_sum)  # the row sums, as one matrix-vector product
+            divide(a, s, a)
+
+        return softmax
+
+
+def _nothing() -> None:
+    return None
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {

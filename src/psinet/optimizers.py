@@ -54,13 +54,15 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from psinet._checks import check_keys
+from psinet._raw import flat_view
 from psinet.schedules import Schedule, _as_float, _as_int, schedule_from_config
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "NonFiniteStep", "Optimizer", "RMSprop"]
@@ -250,6 +252,17 @@ class Optimizer:
             self._bounds = new
             return
         self._step_checked(weights, grads, prescaled)
+
+    def bind_step(
+        self, weights: Sequence[Array], grads: Sequence[Array], *, prescaled: bool = False
+    ) -> Callable[[float], None]:
+        """``update(G)``: :meth:`step_if_finite` on these arrays, bound once.
+
+        The training step binds it at the start of each epoch (nothing else changes the
+        arrays while an epoch runs) and calls it every step with its bound ``G`` on
+        ``|g|``. Plain SGD on prescaled gradients binds a leaner call (see there).
+        """
+        return partial(self.step_if_finite, weights, grads, prescaled=prescaled)
 
     def _step_checked(
         self, weights: Sequence[Array], grads: Sequence[Array], prescaled: bool
@@ -519,6 +532,42 @@ class SGD(Optimizer):
         v = mu * b["v"] + G  # |μ·v + g|
         step = lr * (G + mu * v) if self.nesterov else lr * v
         return {"w": b["w"] + step, "v": v, "step": step}
+
+    def bind_step(
+        self, weights: Sequence[Array], grads: Sequence[Array], *, prescaled: bool = False
+    ) -> Callable[[float], None]:
+        """For plain SGD on prescaled gradients (``g`` holds η·∂E/∂W), ``w ← w − g`` with
+        the guard of :meth:`step_if_finite` kept to a few scalar operations per step:
+        ``max|w|`` grows by at most G. Whatever the bounds cannot prove, the first step
+        (no bounds yet), or arrays not yet checked take :meth:`step_if_finite` itself."""
+        guarded = super().bind_step(weights, grads, prescaled=prescaled)
+        plain = self.momentum == 0.0 and prescaled and self._own_step and self._provable
+        if not plain or type(self)._update is not SGD._update:
+            return guarded
+        flat_w, flat_g = flat_view(weights), flat_view(grads)
+        if flat_w is not None and flat_g is not None:  # one subtract over all the weights
+            pairs = [(flat_w, flat_g)]
+        else:
+            pairs = list(zip(weights, grads, strict=True))
+        subtract = np.subtract
+        writeable = all(w.flags.writeable for w in weights)
+        checked = False  # these very arrays passed step()'s checks: set by the first call
+
+        def sgd(G: float) -> None:
+            nonlocal checked
+            b = self._bounds
+            if checked and b is not None:
+                w_new = b["w"] + G  # |w − g| <= max|w| + G
+                if w_new <= b["limit"] and G <= b["limit"]:  # False for NaN too
+                    self.t += 1
+                    for w, g in pairs:
+                        subtract(w, g, w)  # w ← w − η·∂E/∂W
+                    b["w"], b["step"], b["g"] = w_new, G, G
+                    return
+            guarded(G)
+            checked = writeable and self._fits_layout(weights, grads)
+
+        return sgd
 
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
         mu = self.momentum

@@ -32,6 +32,7 @@ from typing import Any, ClassVar, TextIO, cast
 
 import numpy as np
 
+from . import _raw
 from . import losses as _losses
 from . import optimizers as _optimizers
 from ._checks import (
@@ -46,7 +47,17 @@ from ._checks import (
     refuse_masked,
     refuse_overflow,
 )
-from .backprop import _check_l2, _frobenius_norm, backward, check_weighted_loss, loss_value
+from ._contract import loss_float
+from .backprop import (
+    Sweep,
+    _check_l2,
+    _frobenius_norm,
+    check_weighted_loss,
+    loss_value,
+    output_psi,
+    weighted_loss,
+    weighted_output_psi,
+)
 from .losses import Loss
 from .network import ForwardCache, Network
 from .optimizers import Optimizer
@@ -345,17 +356,18 @@ def train_step(
 
     ``X_b``: ndarray of shape (B, n_0), or (B, n_0 + 1) already ending in a column of
     ones (``X̄_0``: then nothing is copied); ``Y_b``: ndarray of shape (B, n_L); both in
-    ``net.dtype``. ``grads``: arrays shaped like ``net.weights``, reused every step;
-    they receive ``∂E/∂W_l`` (times η when plain SGD's η is folded in, see below).
-    ``X_bar_norm2``: an upper bound on ``‖X̄_0‖²`` for this batch (:func:`fit` knows one
-    for its whole data set); None computes it from ``X_b``. ``sample_weight``: None or
-    the batch's relative weights r, ndarray of shape (B,): E = (1/B) Σ_n r_n ℓ_n.
+    ``net.dtype``. ``grads``: C-contiguous arrays shaped like ``net.weights``, reused
+    every step; they receive ``∂E/∂W_l`` (times η when plain SGD's η is folded in, see
+    below). ``X_bar_norm2``: an upper bound on ``‖X̄_0‖²`` for this batch (:func:`fit`
+    knows one for its whole data set); None computes it from ``X_b``.
+    ``sample_weight``: None or the batch's relative weights r, ndarray of shape (B,):
+    E = (1/B) Σ_n r_n ℓ_n.
 
     No update is applied whose result would not be finite: when the loss, a Ψ, a
     gradient, the update or the optimizer's state would be NaN or inf, this raises
     :class:`DivergenceError` and the weights and the optimizer stay as they were.
-    The check costs a few dot products over batch-sized arrays: by Cauchy–Schwarz each
-    entry of ``∂E/∂W_l = Ψ_lᵀ X̄_l`` is at most ``‖Ψ_l‖ ‖X̄_l‖`` in size, and the
+    The check costs a dot product or a few over batch-sized arrays: by Cauchy–Schwarz
+    each entry of ``∂E/∂W_l = Ψ_lᵀ X̄_l`` is at most ``‖Ψ_l‖ ‖X̄_l‖`` in size, and the
     optimizer turns that bound into bounds on what it writes
     (:meth:`psinet.optimizers.Optimizer.step_if_finite`). Afterwards ``net.cache.psi``
     holds ``Ψ_l = ∂E/∂z_l``.
@@ -368,10 +380,34 @@ def train_step(
     if X_b.shape[1] == net.sizes[0]:  # X̄_0 = [X_b, 1] in the cache's own buffer
         plan.cache.X_bar_0[:, :-1] = X_b
         X_b = plan.cache.X_bar_0
+    cache = plan.cache
+    E = math.nan
+
+    def loss_before_update(penalty: float) -> None:
+        nonlocal E
+        z, y_hat = cache.z[-1], cache.y_hat
+        E = _batch_loss(loss, net, z, y_hat, Y_b, sample_weight) + penalty
+        if not math.isfinite(E):
+            raise DivergenceError(f"the loss became {E}")
+
     try:
-        return plan.step(X_b, Y_b, sample_weight)
+        plan.step(X_b, Y_b, sample_weight, loss_before_update)
     finally:
         plan.finish()
+    return E
+
+
+def _batch_loss(
+    loss: Loss, net: Network, z: Array, y_hat: Array, Y: Array, r: Array | None
+) -> float:
+    """E of ``net``'s output: from ``z`` (N, n_L) for a fused pair, else from ``y_hat``."""
+    f_out = net.activations[-1]
+    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite E is reported
+        if r is not None:
+            return weighted_loss(loss, f_out, z, y_hat, Y, r)
+        if loss.fuses_with(f_out):
+            return loss_float(loss.value_from_z(z, Y), loss, "value_from_z")
+        return loss_float(loss.value(y_hat, Y), loss, "value")
 
 
 class _StepPlan:
@@ -379,11 +415,14 @@ class _StepPlan:
 
     Built by :func:`fit` the first time it meets a batch size (a last, smaller batch
     gets its own plan), it holds what every step of that size reuses: the forward
-    cache (``X̄_l``, ``z_l``, ``X_{l+1}``, ``Ψ_l``), the gradient arrays, the loss, the
-    optimizer, λ and the bound on ``‖X̄_0‖²``. :meth:`step` is then nothing but the
+    cache (``X̄_l``, ``z_l``, ``X_{l+1}``, ``Ψ_l``) with each layer's moves bound to it,
+    the Ψ sweep (:class:`psinet.backprop.Sweep`), the gradient arrays, the start, the
+    guard and the optimizer's update. :meth:`step` is then nothing but the
     derivation's four moves. Plain SGD's η is folded into Ψ (see :meth:`step`);
     :meth:`finish` divides it out again, so that ``net.cache.psi`` holds ``Ψ_l =
-    ∂E/∂z_l`` whenever anyone can look (fit calls it before callbacks and on the way out).
+    ∂E/∂z_l`` whenever anyone can look (fit calls it before callbacks and on the way
+    out). :meth:`begin_epoch` rebinds what may change between epochs (η, the arrays
+    a callback may have touched).
     """
 
     def __init__(
@@ -397,47 +436,98 @@ class _StepPlan:
         X_bar_norm2: float | None,
     ) -> None:
         self.net, self.loss, self.optimizer, self.grads, self.l2 = net, loss, optimizer, grads, l2
-        self.cache = net._buffers_for(B)
+        self.cache = cache = net._buffers_for(B)
         self.X_bar_norm2 = X_bar_norm2
-        self.weights = net.weights._arrays  # the list itself: assignments show through
+        self.weights = list(net.weights)  # the network's own arrays, for its whole life
         self.eta: float | None = None  # the η folded into cache.psi, until finish()
+        self.sweep = Sweep(net, cache, grads, l2)
+        self.fused = loss.fuses_with(net.activations[-1])
+        self.psi_out, self.y_hat, self.z_out = cache.psi[-1], cache.y_hat, cache.z[-1]
+        self.c = np.zeros((), dtype=net.dtype)  # the start's factor η/B (1/B unfolded)
+        self.flat_grads = _raw.flat_view(grads)
+        batch_size = sum(p.size for p in cache.psi) + sum(a.size for a in cache.a[:-1])
+        # ‖∂E/∂W‖ from the gradients themselves (one vdot) when they are not much bigger
+        # than the batch-sized arrays the Cauchy–Schwarz bound reads
+        self.bound_from_grads = self.flat_grads is not None and (
+            self.flat_grads.size <= 4 * batch_size + 4096
+        )
+        self.tiny = float(np.finfo(net.dtype).tiny)
+        self.kept = cache.z[-1] if self.fused else cache.y_hat  # what fit keeps of a step
+        self.interrupt = _DeferredInterrupt.active
+        self.update: Callable[[float], None]
+        self.begin_epoch()
 
-    def step(self, X_bar_0: Array, Y_b: Array, r_b: Array | None = None) -> float:
-        """One step on ``X̄_0`` (B, n_0 + 1, ones column last) and ``Y_b`` (B, n_L); returns E.
+    def begin_epoch(self) -> None:
+        """Bind η (a schedule changes it per epoch) and the optimizer's update afresh."""
+        eta = self.eta = _folded_rate(self.optimizer)
+        scale = 1.0 if eta is None else eta
+        self.c[()] = scale / self.cache.n_samples
+        self.scale = self.sweep.scale = scale
+        self.eta = eta
+        self.update = self.optimizer.bind_step(self.weights, self.grads, prescaled=eta is not None)
 
-        ``r_b``: None or relative sample weights, ndarray of shape (B,).
+    def step(
+        self,
+        X_bar_0: Array,
+        Y_b: Array,
+        r_b: Array | None = None,
+        before_update: Callable[[float], None] | None = None,
+    ) -> float:
+        """One step on ``X̄_0`` (B, n_0 + 1, ones column last) and ``Y_b`` (B, n_L).
+
+        ``r_b``: None or relative sample weights, ndarray of shape (B,). Returns the L2
+        penalty ``λ/2 Σ‖W_l‖²`` of the weights before the update (0.0 without L2); the
+        loss itself is computed from the cached outputs (see :func:`fit`).
+        ``before_update(penalty)``, if given, runs between the sweep and the update.
         Raises :class:`DivergenceError`, with nothing applied, when the step would
         write NaN or inf.
         """
-        net, cache, loss, optimizer, grads = (
-            self.net,
-            self.cache,
-            self.loss,
-            self.optimizer,
-            self.grads,
-        )
         # 1. forward, caching X̄_l and z_l
-        net._forward_bar(X_bar_0, cache)
-        # 2.-3. the loss and the Ψ recursion. Plain SGD's η is folded into Ψ_{L-1} (and so
-        # into every Ψ_l and ∂E/∂W_l), which makes the update one pass, w ← w − g.
-        eta = self.eta = _folded_rate(optimizer)
-        scale = 1.0 if eta is None else eta
-        E = backward(net, Y_b, loss, grads, self.l2, scale, r_b)
-        if not math.isfinite(E):
-            raise DivergenceError(f"the loss became {E}")
-        G = _gradient_bound(net, cache, self.X_bar_norm2, self.l2, scale)
+        self.net._forward_bar(X_bar_0, self.cache)
+        # 2. the start Ψ_{L-1} = ∂E/∂ŷ ⊙ f'_{L-1}(z_{L-1}). Plain SGD's η is folded into it
+        # (and so into every Ψ_l and ∂E/∂W_l), which makes the update one pass, w ← w − g.
+        self.start(Y_b, r_b)
+        # 3. the Ψ recursion back to layer 0: ∂E/∂W_l = Ψ_lᵀ X̄_l for every l
+        penalty = self.sweep.run(X_bar_0)
+        if before_update is not None:
+            before_update(penalty)
         # 4. update, in place, never half-applied (a second Ctrl-C waits for its end)
-        interrupt = _DeferredInterrupt.active
-        if interrupt is not None:
-            interrupt.critical = True
+        G = self.gradient_bound()
+        interrupt = self.interrupt
         try:
-            optimizer.step_if_finite(self.weights, grads, G, prescaled=eta is not None)
+            if interrupt is None:
+                self.update(G)
+            else:
+                interrupt.critical = True
+                try:
+                    self.update(G)
+                finally:
+                    interrupt.leave_critical()
         except _optimizers.NonFiniteStep as exc:
             raise DivergenceError(str(exc)) from None
-        finally:
-            if interrupt is not None:
-                interrupt.leave_critical()
-        return E
+        return penalty
+
+    def start(self, Y_b: Array, r_b: Array | None) -> None:
+        """``Ψ_{L-1}`` (B, n_L) into ``cache.psi[-1]``, times η when η is folded in."""
+        psi = self.psi_out
+        if self.fused:  # sigmoid + binary or softmax + categorical cross-entropy
+            np.subtract(self.y_hat, Y_b, psi)  # ŷ − Y
+            if r_b is not None:
+                np.multiply(psi, r_b[:, None], psi)  # r ⊙ (ŷ − Y)
+            np.multiply(psi, self.c, psi)  # Ψ_{L-1} = (ŷ − Y)·η/B
+            return
+        f_out, z, y_hat = self.net.activations[-1], self.z_out, self.y_hat
+        if r_b is None:
+            output_psi(self.loss, f_out, z, y_hat, Y_b, out=psi, scale=self.scale)
+        else:
+            weighted_output_psi(self.loss, f_out, z, y_hat, Y_b, psi, self.scale, r_b)
+
+    def gradient_bound(self) -> float:
+        """An upper bound on ``|∂E/∂W_l|`` over every entry (NaN or inf when unknown)."""
+        g = self.flat_grads
+        if self.bound_from_grads and g is not None:  # ‖g‖ itself; + size·tiny for underflow
+            return math.sqrt(float(_raw.vdot(g, g)) + g.size * self.tiny)
+        return _gradient_bound(self.net, self.cache, self.X_bar_norm2, self.l2, self.scale)
 
     def finish(self) -> None:
         """Divide the folded η out of ``net.cache.psi`` (the cache keeps Ψ_l = ∂E/∂z_l)."""
@@ -482,7 +572,7 @@ def _gradient_bound(
     that underflows loses less than the dtype's ``tiny``, so ``size·tiny`` is added back
     to each ‖·‖². The L2 term adds at most ``scale·λ·‖W‖``.
     """
-    psi, a, N = cache.psi, cache.a, cache.n_samples
+    psi, X_bar = cache.psi, cache.X_bar
     tiny = _TINY[psi[0].dtype.char]
 
     def norm2(x: Array) -> float:  # ‖x‖², never below the true value
@@ -492,7 +582,7 @@ def _gradient_bound(
         X_bar_norm2 = norm2(cache.X_bar[0])
     total = norm2(psi[0]) * X_bar_norm2  # a sum keeps any NaN (max would not)
     for l in range(1, len(psi)):
-        total += norm2(psi[l]) * (norm2(a[l - 1]) + N)
+        total += norm2(psi[l]) * norm2(X_bar[l])  # ‖X̄_l‖² = ‖X_l‖² + N (the ones)
     bound = math.sqrt(total)
     if l2:
         w_norm = math.sqrt(sum(float(np.vdot(W, W)) for W in net.weights))
@@ -620,7 +710,7 @@ def fit(
     for hook in hooks:
         if isinstance(hook, EarlyStopping):
             hook.check_keys(keys)
-    grads = [np.empty_like(W) for W in net.weights]  # reused by every step
+    grads = _raw.flat_arrays_like([W.shape for W in net.weights], net.dtype)  # one flat buffer
     optimizer._check(net.weights, grads)  # bound to other shapes? refused here
     optimizer.check_owner(net)  # bound to another network? refused here
 
@@ -633,7 +723,8 @@ def fit(
     # every batch's ‖X̄_0‖² is at most B·(1 + n_0·max|X|²): the divergence check's bound
     x_max = max(float(X.max()), -float(X.min()))
     X_bar_norm2_per_row = 1.0 + X.shape[1] * x_max * x_max
-    data = _EpochData(X, Y, r, is_classifier, multilabel=loss.name == "binary_crossentropy")
+    data = _EpochData(X, Y, r, net, loss, multilabel=loss.name == "binary_crossentropy")
+    copyto = _raw.copyto
     plans: dict[int, _StepPlan] = {}  # one step plan per batch size, built when first met
 
     for hook in hooks:
@@ -648,7 +739,10 @@ def fit(
                     break
                 optimizer.set_epoch(epoch)
                 data.arrange(_epoch_order(n_samples, shuffle, seed, epoch), shuffle)
-                total_loss, seen = 0.0, 0
+                for bound in plans.values():
+                    bound.begin_epoch()
+                X_bar, Y_epoch, r_epoch, outputs = data.X_bar, data.Y, data.r, data.outputs
+                penalty, seen = 0.0, 0
                 for step in range(n_steps):
                     a, b = step * batch_size, min((step + 1) * batch_size, n_samples)
                     plan = plans.get(b - a)
@@ -657,7 +751,11 @@ def fit(
                             net, b - a, loss, optimizer, grads, l2, (b - a) * X_bar_norm2_per_row
                         )
                     try:
-                        E = plan.step(data.X_bar_b(a, b, plan.cache), data.Y[a:b], data.r_b(a, b))
+                        r_b = None if r_epoch is None else r_epoch[a:b]
+                        if l2:
+                            penalty += plan.step(X_bar[a:b], Y_epoch[a:b], r_b) * (b - a)
+                        else:
+                            plan.step(X_bar[a:b], Y_epoch[a:b], r_b)
                     except DivergenceError as exc:
                         raise DivergenceError(
                             f"training diverged at epoch {epoch + 1}, step {step + 1} of "
@@ -666,15 +764,23 @@ def fit(
                             f"(now {optimizer.current_lr:.4g})."
                         ) from None
                     seen = b
-                    total_loss += E * (b - a)
-                    data.predicted(plan.cache.y_hat, a, b)
-                    if progress.tty:
-                        progress.step(epoch, step + 1, n_steps, total_loss / seen)
+                    copyto(
+                        outputs[a:b], plan.kept
+                    )  # the step's outputs: the epoch's loss, accuracy
+                    if progress.tty and progress.due(step + 1, n_steps):
+                        progress.step(epoch, step + 1, n_steps, data.loss(seen, penalty))
                     if interrupt.requested and step + 1 < n_steps:
                         break
                 for plan in plans.values():
                     plan.finish()  # net.cache.psi holds Ψ_l again, before anyone looks
-                record: Record = {"epoch": epoch + 1, "loss": total_loss / seen}
+                E = data.loss(seen, penalty)
+                if not math.isfinite(E):
+                    raise DivergenceError(
+                        f"training diverged in epoch {epoch + 1}: its loss is {E}, though every "
+                        "update was finite. The network keeps the weights of its last step. "
+                        f"Try a smaller learning rate (now {optimizer.current_lr:.4g})."
+                    )
+                record: Record = {"epoch": epoch + 1, "loss": E}
                 if is_classifier:
                     record["accuracy"] = data.accuracy(seen)
                 if seen < n_samples:  # Ctrl-C cut this epoch short
@@ -707,28 +813,30 @@ def fit(
 
 
 class _EpochData:
-    """The training data in one epoch's order; batches are views of it.
+    """The training data in one epoch's order, and what the epoch's steps output.
 
-    Shuffled, each epoch's permutation is applied once (one pass over the data, not a
-    gather per step) into ``X̄ = [X, 1]``, one contiguous ndarray of shape (N, n_0 + 1)
-    whose ones column is written once, ``Y`` (N, n_L) and ``r`` (relative sample
-    weights, (N,) or None). Not shuffled, nothing is copied ahead: each batch's rows
-    are copied into the cache's own ``X̄_0`` (a contiguous slice, hot in the cache for
-    the product that follows). For the classification losses each step leaves its
-    predictions in a per-sample buffer, and the epoch's accuracy is computed from it
-    once, at the end of the epoch.
+    ``X̄ = [X, 1]``, one contiguous ndarray of shape (N, n_0 + 1) whose ones column is
+    written once, and ``Y`` (N, n_L), ``r`` (relative sample weights, (N,) or None): a
+    shuffled epoch's permutation is applied once (one pass over the data, not a gather
+    per step); unshuffled, X̄ is built once per fit. Every batch is a view of them.
+    Each step leaves its ``z_{L-1}`` (for a fused loss, computed stably from z) or its
+    ``ŷ`` in an (N, n_L) buffer, and for the classification losses its predicted classes
+    in a per-sample buffer: the epoch's loss and accuracy are computed from them once,
+    at the end of the epoch, with the same functions as for a single batch.
     """
 
-    def __init__(self, X: Array, Y: Array, r: Array | None, classifier: bool, multilabel: bool):
+    def __init__(
+        self, X: Array, Y: Array, r: Array | None, net: Network, loss: Loss, *, multilabel: bool
+    ):
         self._X, self._Y, self._r = X, Y, r
-        self.X_bar: Array | None = None  # X̄ in epoch order, once shuffled
+        self.net, self._loss = net, loss
+        self.X_bar = np.empty((X.shape[0], X.shape[1] + 1), dtype=X.dtype)
+        self.X_bar[:, -1] = 1  # the bias "input" of every sample
         self.Y, self.r = Y, r  # in a buffer of their own once shuffled
         self._arranged = False
-        self._pred: Array | None = None
-        self._threshold = Y.shape[1] == 1 or multilabel  # classes by ŷ > 0.5, per output
-        if classifier:
-            shape = Y.shape if self._threshold else Y.shape[:1]
-            self._pred = np.empty(shape, dtype=bool if self._threshold else np.intp)
+        self.fused = loss.fuses_with(net.activations[-1])
+        self.outputs = np.empty_like(Y)  # z_{L-1} (fused) or ŷ of every sample
+        self.multilabel = multilabel
 
     def arrange(self, order: Array, shuffled: bool) -> None:
         """Put the samples in ``order`` (N,) into the buffers (once when not shuffled)."""
@@ -736,11 +844,9 @@ class _EpochData:
             return
         self._arranged = True
         if not shuffled:  # order is 0 … N-1: the data as they are
+            self.X_bar[:, :-1] = self._X
             return
-        if self.X_bar is None:
-            X = self._X
-            self.X_bar = np.empty((X.shape[0], X.shape[1] + 1), dtype=X.dtype)
-            self.X_bar[:, -1] = 1  # the bias "input" of every sample
+        if self.Y is self._Y:
             self.Y = np.empty_like(self._Y)
             self.r = None if self._r is None else np.empty_like(self._r)
         np.take(self._X, order, axis=0, out=self.X_bar[:, :-1], mode="clip")  # valid indices
@@ -748,39 +854,22 @@ class _EpochData:
         if self._r is not None and self.r is not None:
             np.take(self._r, order, out=self.r, mode="clip")
 
-    def X_bar_b(self, a: int, b: int, cache: ForwardCache) -> Array:
-        """``X̄_0`` of rows a … b-1, ndarray of shape (b - a, n_0 + 1), ones column last."""
-        if self.X_bar is not None:
-            return self.X_bar[a:b]
-        cache.X_bar_0[:, :-1] = self._X[a:b]
-        return cache.X_bar_0
-
-    def r_b(self, a: int, b: int) -> Array | None:
-        """The relative weights of rows a … b-1, or None."""
-        return None if self.r is None else self.r[a:b]
-
-    def predicted(self, y_hat: Array, a: int, b: int) -> None:
-        """Keep the predicted classes of rows a … b-1 (``y_hat``: (b - a, n_L))."""
-        if self._pred is None:
-            return
-        if self._threshold:
-            np.greater(y_hat, 0.5, out=self._pred[a:b])
-        else:
-            np.argmax(y_hat, axis=1, out=self._pred[a:b])
+    def loss(self, seen: int, penalty: float) -> float:
+        """E over the first ``seen`` rows (mean of per-sample losses) + ``penalty``/seen."""
+        out, Y = self.outputs[:seen], self.Y[:seen]
+        r = None if self.r is None else self.r[:seen]
+        if out.dtype != np.float64:  # summed in float64: no overflow of the squares or the sum
+            out, Y = out.astype(np.float64), Y.astype(np.float64)
+            r = None if r is None else r.astype(np.float64)
+        return _batch_loss(self._loss, self.net, out, out, Y, r) + penalty / seen
 
     def accuracy(self, seen: int) -> float:
         """The (weighted) fraction of the first ``seen`` rows classified right."""
-        assert self._pred is not None
-        pred, Y = self._pred[:seen], self.Y[:seen]
-        if self._threshold:
-            correct = pred == (Y > 0.5)
-            if self.r is None:
-                return float(np.mean(correct))
-            return float(np.dot(self.r[:seen], correct.mean(axis=1))) / seen
-        hits = pred == Y.argmax(axis=1)
-        if self.r is None:
-            return int(np.count_nonzero(hits)) / seen
-        return float(np.dot(self.r[:seen], hits)) / seen
+        out, Y = self.outputs[:seen], self.Y[:seen]
+        f_out = self.net.activations[-1]
+        y_hat = f_out.value(out) if self.fused else out  # ŷ = f(z), as the steps computed it
+        r = np.ones(seen) if self.r is None else self.r[:seen]
+        return _weighted_correct(y_hat, Y, r, self.multilabel) / seen
 
 
 def _step_facts(optimizer: Optimizer, grads: Sequence[Array], start: float) -> Record:
@@ -898,13 +987,14 @@ class _Progress:
         self.start = time.perf_counter()
         self.last_draw = 0.0
 
+    def due(self, step: int, n_steps: int) -> bool:
+        """Whether the in-place line is due for a redraw (at most every 0.1 s)."""
+        return self.tty and (step == n_steps or time.perf_counter() - self.last_draw >= 0.1)
+
     def step(self, epoch: int, step: int, n_steps: int, running_loss: float) -> None:
         if not self.tty:
             return
-        now = time.perf_counter()
-        if now - self.last_draw < 0.1 and step < n_steps:
-            return
-        self.last_draw = now
+        self.last_draw = time.perf_counter()
         width = len(str(self.epochs))
         self.file.write(
             f"\repoch {epoch + 1:>{width}}/{self.epochs}  step {step}/{n_steps}  "
