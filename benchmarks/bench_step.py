@@ -62,7 +62,7 @@ class Workload:
 
 
 WORKLOADS = {
-    "tiny": Workload((2, 8, 1), "tanh", "sigmoid", "mse", 4, 2.0),
+    "tiny": Workload((2, 8, 1), "tanh", "sigmoid", "binary_crossentropy", 4, 2.0),
     "small": Workload((64, 32, 10), "sigmoid", "softmax", "categorical_crossentropy", 32, 2.5),
     "medium": Workload(
         (784, 256, 256, 10), "relu", "softmax", "categorical_crossentropy", 128, 1.10
@@ -157,6 +157,9 @@ def make_data(wl: Workload, n_samples: int, dtype: Any, seed: int) -> tuple[Any,
     if wl.loss == "categorical_crossentropy":
         labels = rng.integers(0, n_out, size=n_samples)
         Y = np.eye(n_out, dtype=dtype)[labels]
+    elif wl.loss == "binary_crossentropy":  # one output: labels 0 or 1
+        labels = rng.integers(0, 2, size=n_samples)
+        Y = labels.astype(dtype)[:, None]
     else:
         labels = None
         Y = rng.uniform(0.1, 0.9, size=(n_samples, n_out)).astype(dtype)
@@ -231,11 +234,13 @@ def torch_step(torch: Any, net: Any, wl: Workload, X: Any, Y: Any, labels: Any) 
         layers.append(linear)
         if l < net.n_layers - 1:
             layers.append(act[wl.hidden]())
-        elif wl.output != "softmax":  # softmax is inside CrossEntropyLoss, on the logits
-            layers.append(act[wl.output]())
+        elif wl.loss not in ("categorical_crossentropy", "binary_crossentropy"):
+            layers.append(act[wl.output]())  # softmax / sigmoid are inside the loss, on logits
     model = nn.Sequential(*layers)
     if wl.loss == "categorical_crossentropy":
         loss_fn, target = nn.CrossEntropyLoss(), torch.from_numpy(labels.astype(np.int64))
+    elif wl.loss == "binary_crossentropy":
+        loss_fn, target = nn.BCEWithLogitsLoss(), torch.from_numpy(Y)
     else:
         loss_fn, target = nn.MSELoss(), torch.from_numpy(Y)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
@@ -272,7 +277,7 @@ def sklearn_epoch(wl: Workload, dtype: Any, n_steps: int) -> tuple[Callable, str
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     X, Y, labels = make_data(wl, n_steps * wl.batch, dtype, seed=1)
-    classifier = wl.loss == "categorical_crossentropy"
+    classifier = wl.loss in ("categorical_crossentropy", "binary_crossentropy")
     sk_act = {"tanh": "tanh", "sigmoid": "logistic", "relu": "relu"}[wl.hidden]
     estimator = (MLPClassifier if classifier else MLPRegressor)(
         hidden_layer_sizes=wl.sizes[1:-1],
@@ -291,7 +296,7 @@ def sklearn_epoch(wl: Workload, dtype: Any, n_steps: int) -> tuple[Callable, str
     )
     y = labels if classifier else Y.ravel()
     if classifier:
-        estimator.partial_fit(X, y, classes=np.arange(wl.sizes[-1]))
+        estimator.partial_fit(X, y, classes=np.arange(max(2, wl.sizes[-1])))
     else:
         estimator.partial_fit(X, y)
     return (lambda: estimator.partial_fit(X, y)), str(estimator.coefs_[0].dtype)
@@ -450,6 +455,8 @@ def time_phases(
 def sklearn_notes(wl: Workload) -> str:
     if wl.loss == "mse":
         return "MLPRegressor: identity output (no sigmoid), squared loss; time per epoch / K"
+    if wl.loss == "binary_crossentropy":
+        return "MLPClassifier: logistic output, log-loss; time per partial_fit epoch / K"
     return "MLPClassifier: softmax output, log-loss; time per partial_fit epoch / K"
 
 
