@@ -195,3 +195,26 @@ def test_register_refuses_taken_names_and_bad_classes(registry):
 def test_alpha_must_be_finite(cls, alpha):
     with pytest.raises(ValueError, match="alpha must be"):
         cls(alpha)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_max_and_row_sum_of_many_short_rows_equal_numpys(dtype):
+    """The column-wise row maximum (many short rows) and the product-with-ones row sum
+    give NumPy's results: the maximum exactly, NaN included; the sum to rounding."""
+    rng = np.random.default_rng(0)
+    for shape in [(1000, 10), (1000, 1), (1000, 40), (10, 10), (3, 4, 5)]:
+        z = rng.normal(size=shape).astype(dtype) * 30
+        z.flat[7] = np.inf
+        z.flat[123 % z.size] = np.nan
+        np.testing.assert_array_equal(act.row_max(z), z.max(axis=-1, keepdims=True))
+        a = np.exp(np.minimum(z, 5), where=np.isfinite(z), out=np.zeros_like(z))
+        rtol = 1e-12 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(act.row_sum(a), a.sum(axis=-1, keepdims=True), rtol=rtol)
+
+
+def test_softmax_value_is_the_training_steps_softmax_bit_for_bit():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(300, 10)) * 20
+    f, a = act.Softmax(), np.empty((300, 10))
+    f.forward_move(z, a)()
+    np.testing.assert_array_equal(f.value(z), a)

@@ -201,3 +201,41 @@ def test_gradient_norms_are_exact_at_any_magnitude(a, expected):
     assert math.isclose(_frobenius_norm(a), expected, rel_tol=1e-6)
     assert math.isnan(_frobenius_norm(np.array([1.0, np.nan])))
     assert _frobenius_norm(np.array([np.inf, 1.0], np.float32)) == math.inf
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_sigmoid_start_writes_y_hat_and_takes_soft_targets(dtype):
+    """σ + binary cross-entropy: the step's start computes σ(z) itself (from 2Y − 1), the
+    forward pass skips the output activation, and ŷ is in the cache when fit returns."""
+    from psinet.training import _StepPlan, train_step
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(N, 3)).astype(dtype)
+    Y = rng.uniform(size=(N, 2)).astype(dtype)  # soft targets: 2Y − 1 is not just ±1
+    net = Network([3, 4, 2], ["tanh", "sigmoid"], seed=1, dtype=dtype)
+    ref = net.copy()
+    loss = psinet.losses.get("binary_crossentropy")
+    grads = [np.empty_like(W) for W in net.weights]
+    assert _StepPlan(net, 5, loss, optimizers.SGD(0.1), grads, 0.0, None).sigmoid_start
+    assert not _StepPlan(net, 5, loss, optimizers.SGD(0.1), grads, 0.0, None, True).sigmoid_start
+    history = net.fit(X, Y, loss=loss, optimizer=optimizers.SGD(0.1), epochs=2,
+                      batch_size=5, seed=SEED, verbose=0)  # fmt: skip
+    tol = {"rtol": 1e-10, "atol": 1e-13} if dtype == np.float64 else {"rtol": 1e-4, "atol": 1e-6}
+    for epoch in range(2):
+        E, _, (_, psi, X_bar_0) = _reference_epoch(
+            ref, X, Y, "binary_crossentropy", None, optimizers.SGD(0.1), 5, epoch, 0.0
+        )
+        assert math.isclose(history["loss"][epoch], E, rel_tol=tol["rtol"] * 10)
+    for W, W_ref in zip(net.weights, ref.weights):
+        np.testing.assert_allclose(W, W_ref, **tol)
+    cache = net.cache  # the last batch (3 samples): ŷ = σ(z_{L-1}), Ψ = ∂E/∂z
+    assert cache.y_hat.shape == (3, 2)
+    Y_last = Y[_epoch_order(N, True, SEED, 1)[-3:]]
+    np.testing.assert_array_equal(cache.X_bar[0][:, :-1], X_bar_0[:, :-1])
+    np.testing.assert_allclose(cache.y_hat, 3 * psi[-1] + Y_last, **tol)  # Ψ = (ŷ − Y)/3
+    np.testing.assert_allclose(cache.psi[-1], psi[-1], rtol=1e-3, atol=1e-6)
+    # train_step: the same start, ŷ written before it returns
+    before = float(loss.value(net.predict(X[:4]), Y[:4]))
+    E = train_step(net, X[:4], Y[:4], loss, optimizers.SGD(0.1), grads)
+    assert math.isclose(E, before, rel_tol=tol["rtol"] * 10)
+    np.testing.assert_allclose(net.cache.y_hat, 0.5 + 0.5 * np.tanh(net.cache.z[-1] / 2), **tol)

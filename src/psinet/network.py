@@ -301,19 +301,26 @@ class Network:
         cache.X_bar_0[:, :-1] = X  # X̄_0 = [X_0, 1]
         return self._forward_bar(cache.X_bar_0, cache)
 
-    def _forward_bar(self, X_bar_0: Array, cache: ForwardCache | None = None) -> Array:
+    def _forward_bar(
+        self,
+        X_bar_0: Array,
+        cache: ForwardCache | None = None,
+        moves: Sequence[tuple[Any, ...]] | None = None,
+    ) -> Array:
         """Forward phase from an ``X̄_0`` (N, n_0 + 1) that already ends in a ones column.
 
         The training loop augments its data once per epoch and passes batches of it here,
         so no step copies its inputs. Each layer's product and activation are bound to
-        the cache's arrays once (``cache.moves``, see :meth:`_bind_forward`).
+        the cache's arrays once (``cache.moves``, see :meth:`_bind_forward`); ``moves``
+        replaces them (a training step whose start computes ``ŷ`` itself passes moves
+        whose last activation does nothing).
         """
         if cache is None:
             cache = self._buffers_for(X_bar_0.shape[0])
         cache.X_bar[0] = X_bar_0
         X_bar_l, l, copyto = X_bar_0, 0, _raw.copyto
         try:
-            for l, z_product, W_T, z_l, f_l, a_l, X_next, X_bar_next in cache.moves:  # noqa: B007
+            for l, z_product, W_T, z_l, f_l, a_l, X_next, X_bar_next in moves or cache.moves:  # noqa: B007
                 z_product(X_bar_l, W_T, z_l)  # z_l = X̄_l W_lᵀ              (N, n_{l+1})
                 f_l()  # a_l = X_{l+1} = f_l(z_l)                           (N, n_{l+1})
                 if X_bar_next is not None:

@@ -48,6 +48,7 @@ from ._checks import (
     refuse_overflow,
 )
 from ._contract import loss_float
+from .activations import Sigmoid
 from .backprop import (
     Sweep,
     _check_l2,
@@ -331,12 +332,22 @@ def _evaluate(
     return result
 
 
-def _weighted_correct(y_hat: Array, Y: Array, r: Array, multilabel: bool) -> float:
-    """Σ_n r_n c_n, c_n the fraction of sample n's outputs classified right (checked (N, k))."""
-    if y_hat.shape[1] == 1 or multilabel:
-        correct = ((y_hat > 0.5) == (Y > 0.5)).mean(axis=1)
+def _weighted_correct(
+    y_hat: Array, Y: Array, r: Array | None, multilabel: bool, threshold: float = 0.5
+) -> float:
+    """Σ_n r_n c_n, c_n the fraction of sample n's outputs classified right (checked (N, k)).
+
+    ``r``: (N,) or None for ones. An output counts as class 1 above ``threshold`` (0.5 for
+    ŷ; 0 for the z of a sigmoid, since σ(z) > ½ exactly when z > 0).
+    """
+    k = y_hat.shape[1]
+    if k == 1 or multilabel:
+        hit = (y_hat > threshold) == (Y > 0.5)  # (N, k)
+        correct = hit[:, 0] if k == 1 else np.dot(hit, np.ones(k)) / k  # row means, fast
     else:
         correct = y_hat.argmax(axis=1) == Y.argmax(axis=1)
+    if r is None:
+        return float(np.count_nonzero(correct) if correct.dtype == bool else correct.sum())
     return float(np.dot(r, correct))
 
 
@@ -376,7 +387,7 @@ def train_step(
     """
     optimizer.bind_owner(net)  # one optimizer serves one network
     B = X_b.shape[0]
-    plan = _StepPlan(net, B, loss, optimizer, grads, l2, X_bar_norm2)
+    plan = _StepPlan(net, B, loss, optimizer, grads, l2, X_bar_norm2, sample_weight is not None)
     if X_b.shape[1] == net.sizes[0]:  # X̄_0 = [X_b, 1] in the cache's own buffer
         plan.cache.X_bar_0[:, :-1] = X_b
         X_b = plan.cache.X_bar_0
@@ -391,7 +402,7 @@ def train_step(
             raise DivergenceError(f"the loss became {E}")
 
     try:
-        plan.step(X_b, Y_b, sample_weight, loss_before_update)
+        plan.step(X_b, plan.targets(Y_b), sample_weight, loss_before_update)
     finally:
         plan.finish()
     return E
@@ -434,9 +445,17 @@ class _StepPlan:
         grads: Sequence[Array],
         l2: float,
         X_bar_norm2: float | None,
+        weighted: bool = False,
     ) -> None:
         self.net, self.loss, self.optimizer, self.grads, self.l2 = net, loss, optimizer, grads, l2
         self.cache = cache = net._buffers_for(B)
+        # σ + binary cross-entropy, unweighted: the start computes ŷ = σ(z) itself, so the
+        # forward pass skips the output activation (ŷ is written by finish())
+        self.sigmoid_start = _sigmoid_start(net, loss, weighted)
+        self.moves = list(cache.moves)
+        if self.sigmoid_start:
+            self.moves[-1] = (*self.moves[-1][:4], _nothing, *self.moves[-1][5:])
+        self.y_hat_stale = False
         self.X_bar_norm2 = X_bar_norm2
         self.weights = list(net.weights)  # the network's own arrays, for its whole life
         self.eta: float | None = None  # the η folded into cache.psi, until finish()
@@ -444,6 +463,8 @@ class _StepPlan:
         self.fused = loss.fuses_with(net.activations[-1])
         self.psi_out, self.y_hat, self.z_out = cache.psi[-1], cache.y_hat, cache.z[-1]
         self.c = np.zeros((), dtype=net.dtype)  # the start's factor η/B (1/B unfolded)
+        self.c_half = np.zeros((), dtype=net.dtype)  # η/(2B), for the sigmoid start
+        self.half = np.array(0.5, dtype=net.dtype)
         self.flat_grads = _raw.flat_view(grads)
         batch_size = sum(p.size for p in cache.psi) + sum(a.size for a in cache.a[:-1])
         # ‖∂E/∂W‖ from the gradients themselves (one vdot) when they are not much bigger
@@ -462,6 +483,7 @@ class _StepPlan:
         eta = self.eta = _folded_rate(self.optimizer)
         scale = 1.0 if eta is None else eta
         self.c[()] = scale / self.cache.n_samples
+        self.c_half[()] = scale / (2 * self.cache.n_samples)
         self.scale = self.sweep.scale = scale
         self.eta = eta
         self.update = self.optimizer.bind_step(self.weights, self.grads, prescaled=eta is not None)
@@ -475,7 +497,9 @@ class _StepPlan:
     ) -> float:
         """One step on ``X̄_0`` (B, n_0 + 1, ones column last) and ``Y_b`` (B, n_L).
 
-        ``r_b``: None or relative sample weights, ndarray of shape (B,). Returns the L2
+        ``Y_b``: the targets in the form :meth:`targets` gives them (Y itself, or
+        ``2Y − 1`` for the sigmoid start). ``r_b``: None or relative sample weights,
+        ndarray of shape (B,). Returns the L2
         penalty ``λ/2 Σ‖W_l‖²`` of the weights before the update (0.0 without L2); the
         loss itself is computed from the cached outputs (see :func:`fit`).
         ``before_update(penalty)``, if given, runs between the sweep and the update.
@@ -483,7 +507,7 @@ class _StepPlan:
         write NaN or inf.
         """
         # 1. forward, caching X̄_l and z_l
-        self.net._forward_bar(X_bar_0, self.cache)
+        self.net._forward_bar(X_bar_0, self.cache, self.moves)
         # 2. the start Ψ_{L-1} = ∂E/∂ŷ ⊙ f'_{L-1}(z_{L-1}). Plain SGD's η is folded into it
         # (and so into every Ψ_l and ∂E/∂W_l), which makes the update one pass, w ← w − g.
         self.start(Y_b, r_b)
@@ -510,6 +534,13 @@ class _StepPlan:
     def start(self, Y_b: Array, r_b: Array | None) -> None:
         """``Ψ_{L-1}`` (B, n_L) into ``cache.psi[-1]``, times η when η is folded in."""
         psi = self.psi_out
+        if self.sigmoid_start:  # Ψ = (σ(z) − Y)·η/B, with σ(z) = ½ + ½·tanh(z/2):
+            np.multiply(self.z_out, self.half, psi)  # z/2
+            np.tanh(psi, psi)  # tanh(z/2) = 2σ(z) − 1
+            np.subtract(psi, Y_b, psi)  # (2σ(z) − 1) − (2Y − 1) = 2(ŷ − Y)
+            np.multiply(psi, self.c_half, psi)  # Ψ_{L-1} = (ŷ − Y)·η/B
+            self.y_hat_stale = True
+            return
         if self.fused:  # sigmoid + binary or softmax + categorical cross-entropy
             np.subtract(self.y_hat, Y_b, psi)  # ŷ − Y
             if r_b is not None:
@@ -522,6 +553,11 @@ class _StepPlan:
         else:
             weighted_output_psi(self.loss, f_out, z, y_hat, Y_b, psi, self.scale, r_b)
 
+    def targets(self, Y: Array) -> Array:
+        """``Y`` (N, n_L) in the form :meth:`step` takes: ``2Y − 1`` for the sigmoid start
+        (a new array), else ``Y`` itself."""
+        return _sigmoid_targets(Y) if self.sigmoid_start else Y
+
     def gradient_bound(self) -> float:
         """An upper bound on ``|∂E/∂W_l|`` over every entry (NaN or inf when unknown)."""
         g = self.flat_grads
@@ -530,7 +566,11 @@ class _StepPlan:
         return _gradient_bound(self.net, self.cache, self.X_bar_norm2, self.l2, self.scale)
 
     def finish(self) -> None:
-        """Divide the folded η out of ``net.cache.psi`` (the cache keeps Ψ_l = ∂E/∂z_l)."""
+        """Divide the folded η out of ``net.cache.psi`` (the cache keeps Ψ_l = ∂E/∂z_l),
+        and write ``ŷ = σ(z_{L-1})`` where the sigmoid start left it out."""
+        if self.y_hat_stale:
+            self.cache.moves[-1][4]()  # the output activation, bound to (z_{L-1}, ŷ)
+            self.y_hat_stale = False
         if self.eta is not None:
             for psi in self.cache.psi:
                 psi *= 1.0 / self.eta
@@ -548,6 +588,29 @@ class _StepPlan:
 # Ψ back to rounding. η = 0 (a schedule at its end) or an extreme η takes the ordinary
 # update w ← w − η·g.
 _FOLD_RANGE = (1e-8, 1e8)
+
+
+def _sigmoid_start(net: Network, loss: Loss, weighted: bool) -> bool:
+    """Whether the step's start computes ``ŷ = σ(z_{L-1})`` itself (built-in sigmoid +
+    binary cross-entropy, no sample weights): 4 NumPy calls for ŷ and Ψ instead of 6."""
+    f_out = net.activations[-1]
+    return (
+        not weighted
+        and loss.fuses_with(f_out)
+        and isinstance(f_out, Sigmoid)
+        and f_out._own(Sigmoid, "value")
+    )
+
+
+def _sigmoid_targets(Y: Array, out: Array | None = None) -> Array:
+    """``2Y − 1`` (N, n_L), the targets as the sigmoid start takes them (exact for Y = 0, 1)."""
+    out = np.multiply(Y, 2, out=out)
+    out -= 1
+    return out
+
+
+def _nothing() -> None:
+    return None
 
 
 def _folded_rate(optimizer: Optimizer) -> float | None:
@@ -742,22 +805,27 @@ def fit(
                 data.arrange(_epoch_order(n_samples, shuffle, seed, epoch), shuffle)
                 for bound in plans.values():
                     bound.begin_epoch()
-                X_bar, Y_epoch, r_epoch, outputs = data.X_bar, data.Y, data.r, data.outputs
                 penalty, seen = 0.0, 0
-                for step in range(n_steps):
-                    a, b = step * batch_size, min((step + 1) * batch_size, n_samples)
+                for step, (a, b, X_b, Y_b, r_b, out_b) in enumerate(data.batches(batch_size)):
                     plan = plans.get(b - a)
                     if plan is None:
                         plan = plans[b - a] = _StepPlan(
-                            net, b - a, loss, optimizer, grads, l2, (b - a) * X_bar_norm2_per_row
+                            net,
+                            b - a,
+                            loss,
+                            optimizer,
+                            grads,
+                            l2,
+                            (b - a) * X_bar_norm2_per_row,
+                            weighted=r is not None,
                         )
                     try:
-                        r_b = None if r_epoch is None else r_epoch[a:b]
-                        X_b = data.X_bar_b(a, b, plan.cache) if X_bar is None else X_bar[a:b]
+                        if X_b is None:  # a wide input, copied into the cache batch by batch
+                            X_b = data.X_bar_b(a, b, plan.cache)
                         if l2:
-                            penalty += plan.step(X_b, Y_epoch[a:b], r_b) * (b - a)
+                            penalty += plan.step(X_b, Y_b, r_b) * (b - a)
                         else:
-                            plan.step(X_b, Y_epoch[a:b], r_b)
+                            plan.step(X_b, Y_b, r_b)
                     except DivergenceError as exc:
                         raise DivergenceError(
                             f"training diverged at epoch {epoch + 1}, step {step + 1} of "
@@ -766,9 +834,7 @@ def fit(
                             f"(now {optimizer.current_lr:.4g})."
                         ) from None
                     seen = b
-                    copyto(
-                        outputs[a:b], plan.kept
-                    )  # the step's outputs: the epoch's loss, accuracy
+                    copyto(out_b, plan.kept)  # the step's outputs: the epoch's loss, accuracy
                     if progress.tty and progress.due(step + 1, n_steps):
                         progress.step(epoch, step + 1, n_steps, data.loss(seen, penalty))
                     if interrupt.requested and step + 1 < n_steps:
@@ -851,7 +917,11 @@ class _EpochData:
             self.X_bar = np.empty((X.shape[0], X.shape[1] + 1), dtype=X.dtype)
             self.X_bar[:, -1] = 1  # the bias "input" of every sample
         self.Y, self.r = Y, r  # in a buffer of their own once shuffled
+        # the targets as the steps take them: 2Y − 1 for the sigmoid start, else Y
+        self.sigmoid_start = _sigmoid_start(net, loss, r is not None)
+        self.Y_start = np.empty_like(Y) if self.sigmoid_start else Y
         self._arranged = False
+        self._batches: list[tuple[Any, ...]] | None = None
         self.fused = loss.fuses_with(net.activations[-1])
         self.outputs = np.empty_like(Y)  # z_{L-1} (fused) or ŷ of every sample
         self.multilabel = multilabel
@@ -864,15 +934,41 @@ class _EpochData:
         if not shuffled:  # order is 0 … N-1: the data as they are
             if self.X_bar is not None:
                 self.X_bar[:, :-1] = self._X
+            if self.sigmoid_start:
+                _sigmoid_targets(self.Y, out=self.Y_start)
             return
         assert self.X_bar is not None  # built for every shuffled fit
         if self.Y is self._Y:
             self.Y = np.empty_like(self._Y)
             self.r = None if self._r is None else np.empty_like(self._r)
+            self._batches = None  # views of the new buffers from now on
         np.take(self._X, order, axis=0, out=self.X_bar[:, :-1], mode="clip")  # valid indices
         np.take(self._Y, order, axis=0, out=self.Y, mode="clip")
         if self._r is not None and self.r is not None:
             np.take(self._r, order, out=self.r, mode="clip")
+        if self.sigmoid_start:
+            _sigmoid_targets(self.Y, out=self.Y_start)
+        else:
+            self.Y_start = self.Y
+
+    def batches(self, batch_size: int) -> list[tuple[Any, ...]]:
+        """Per step ``(a, b, X̄_0, Y, r, outputs)`` of rows a … b-1: views of the epoch's
+        buffers (which every epoch refills in place), made once per fit. ``X̄_0`` is None
+        for a wide unshuffled input (see :meth:`X_bar_b`), ``r`` None without weights."""
+        if self._batches is None:
+            N, X_bar, Y, r, out = len(self.Y), self.X_bar, self.Y_start, self.r, self.outputs
+            self._batches = [
+                (
+                    a,
+                    min(a + batch_size, N),
+                    None if X_bar is None else X_bar[a : a + batch_size],
+                    Y[a : a + batch_size],
+                    None if r is None else r[a : a + batch_size],
+                    out[a : a + batch_size],
+                )
+                for a in range(0, N, batch_size)
+            ]
+        return self._batches
 
     def X_bar_b(self, a: int, b: int, cache: ForwardCache) -> Array:
         """``X̄_0`` of rows a … b-1, ndarray of shape (b - a, n_0 + 1), ones column last."""
@@ -891,12 +987,15 @@ class _EpochData:
         return _batch_loss(self._loss, self.net, out, out, Y, r) + penalty / seen
 
     def accuracy(self, seen: int) -> float:
-        """The (weighted) fraction of the first ``seen`` rows classified right."""
+        """The (weighted) fraction of the first ``seen`` rows classified right.
+
+        For a fused output the classes come from z itself: ``argmax_k z = argmax_k
+        softmax(z)`` and ``σ(z) > ½`` exactly when ``z > 0`` (ŷ is not formed again).
+        """
         out, Y = self.outputs[:seen], self.Y[:seen]
-        f_out = self.net.activations[-1]
-        y_hat = f_out.value(out) if self.fused else out  # ŷ = f(z), as the steps computed it
-        r = np.ones(seen) if self.r is None else self.r[:seen]
-        return _weighted_correct(y_hat, Y, r, self.multilabel) / seen
+        r = None if self.r is None else self.r[:seen]
+        threshold = 0.0 if self.fused else 0.5  # on z (fused) or on ŷ
+        return _weighted_correct(out, Y, r, self.multilabel, threshold) / seen
 
 
 def _step_facts(optimizer: Optimizer, grads: Sequence[Array], start: float) -> Record:
