@@ -201,23 +201,32 @@ def fit_block(
 ) -> tuple[Callable[[], Any], int]:
     """One public ``fit`` call over K batches (epochs=1, shuffle=False, plain SGD, no
     validation, verbose=0), with K large enough that the call lasts ``min_block_s`` and
-    fit's setup is amortised: ``(call, K)``; time per step = the call's time / K."""
+    fit's setup is amortised: ``(call, K)``; time per step = the call's time / K.
+    ``per_step_s`` (a first guess) gives a trial K; one timed call of it sets K."""
+
+    def block(k: int) -> Callable[[], Any]:
+        X, Y, _ = make_data(wl, k * wl.batch, net.dtype, seed=2)
+
+        def run() -> None:
+            net.fit(
+                X,
+                Y,
+                loss=wl.loss,
+                optimizer=optimizer,
+                epochs=1,
+                batch_size=wl.batch,
+                shuffle=False,
+                verbose=0,
+            )
+
+        return run
+
     k = max(16, math.ceil(1.1 * min_block_s / max(per_step_s, 1e-9)))
-    X, Y, _ = make_data(wl, k * wl.batch, net.dtype, seed=2)
-
-    def run() -> None:
-        net.fit(
-            X,
-            Y,
-            loss=wl.loss,
-            optimizer=optimizer,
-            epochs=1,
-            batch_size=wl.batch,
-            shuffle=False,
-            verbose=0,
-        )
-
-    return run, k
+    trial = block(k)
+    trial()  # warm-up: fit's buffers for this batch size
+    per_step_s = time_block(trial, 1) / k  # fit's own time per step
+    k = max(16, math.ceil(1.1 * min_block_s / max(per_step_s, 1e-9)))
+    return block(k), k
 
 
 # --------------------------------------------------------------------------- torch

@@ -171,7 +171,8 @@ def test_a_wide_float32_layer_computed_transposed_is_the_same_step():
     history = net.fit(X, Y, loss="categorical_crossentropy", optimizer=optimizers.SGD(0.05),
                       epochs=1, batch_size=16, seed=SEED, verbose=0)  # fmt: skip
     cache = net.cache
-    assert cache.z_T[0] is not None and cache.z_T[1] is None  # the wide layer only
+    assert cache.z_T[0] is not None  # the wide layer, and the softmax output:
+    assert cache.z_T[1] is not None and cache.z[1].flags.f_contiguous
     assert cache.z[0].shape == (8, 64) and cache.z[0].dtype == np.float32  # last batch: 8
     E, _, _ = _reference_epoch(
         ref, X, Y, "categorical_crossentropy", None, optimizers.SGD(0.05), 16, 0, 0.0

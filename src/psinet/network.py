@@ -60,10 +60,13 @@ class _TransposedProduct:
     ``product(X̄_l, W_lᵀ, z_l)`` it stands in for (``z_l`` is ``z_T``'s transpose)."""
 
     def __init__(self, W: Array, z_T: Array) -> None:
+        from .backprop import product
+
         self.W, self.z_T = W, z_T
+        self.product = product(z_T.shape[0], W.shape[1], z_T.shape[1], z_T)
 
     def __call__(self, X_bar: Array, W_T: Array, z: Array) -> None:
-        np.matmul(self.W, X_bar.T, out=self.z_T)
+        self.product(self.W, X_bar.T, self.z_T)
 
 
 @dataclass
@@ -105,14 +108,27 @@ class ForwardCache:
         self.X_bar_0 = self.X_bar[0]
 
     @classmethod
-    def allocate(cls, sizes: Sequence[int], n_samples: int, dtype: np.dtype[Any]) -> ForwardCache:
-        """Buffers for a batch of ``n_samples``; every ``X̄_l`` gets its ones column here, once."""
+    def allocate(
+        cls,
+        sizes: Sequence[int],
+        n_samples: int,
+        dtype: np.dtype[Any],
+        transposed_out: bool = False,
+    ) -> ForwardCache:
+        """Buffers for a batch of ``n_samples``; every ``X̄_l`` gets its ones column here, once.
+
+        ``transposed_out``: keep ``z_{L-1}`` as the transpose of an (n_L, N) array (a
+        softmax output: its row maxima and sums then run along contiguous memory).
+        """
         X_bar = [np.empty((n_samples, n + 1), dtype=dtype) for n in sizes[:-1]]
         for X_bar_l in X_bar:
             X_bar_l[:, -1] = 1  # the bias "input", written once and never overwritten
+        last = len(sizes) - 2
         z_T = [
-            np.empty((n, n_samples), dtype=dtype) if _transposed(dtype, n_in, n) else None
-            for n_in, n in pairwise(sizes)
+            np.empty((n, n_samples), dtype=dtype)
+            if _transposed(dtype, n_in, n) or (transposed_out and l == last)
+            else None
+            for l, (n_in, n) in enumerate(pairwise(sizes))
         ]
         z = [
             np.empty((n_samples, n), dtype=dtype) if zt is None else zt.T
@@ -354,7 +370,11 @@ class Network:
     def _buffers_for(self, n_samples: int) -> ForwardCache:
         cache = self._buffers.pop(n_samples, None)
         if cache is None:
-            cache = ForwardCache.allocate(self.sizes, n_samples, self.dtype)
+            f_out = self.activations[-1]  # a built-in softmax reduces along contiguous z_{L-1}
+            softmax = isinstance(f_out, _activations.Softmax) and f_out._own(
+                _activations.Softmax, "value"
+            )
+            cache = ForwardCache.allocate(self.sizes, n_samples, self.dtype, softmax)
             self._bind_forward(cache)
             if len(self._buffers) >= _MAX_CACHED_BATCH_SIZES:
                 self._buffers.pop(next(iter(self._buffers)))  # forget the least recently used
