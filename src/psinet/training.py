@@ -468,9 +468,11 @@ class _StepPlan:
         self.flat_grads = _raw.flat_view(grads)
         batch_size = sum(p.size for p in cache.psi) + sum(a.size for a in cache.a[:-1])
         # ‖∂E/∂W‖ from the gradients themselves (one vdot) when they are not much bigger
-        # than the batch-sized arrays the Cauchy–Schwarz bound reads
+        # than the batch-sized arrays the Cauchy–Schwarz bound reads (measured: small,
+        # 2,410 weights, 12% faster by the gradients; medium, 2.0× its batch arrays, 2%
+        # faster by Cauchy–Schwarz)
         self.bound_from_grads = self.flat_grads is not None and (
-            self.flat_grads.size <= 4 * batch_size + 4096
+            self.flat_grads.size <= 1.5 * batch_size + 4096
         )
         self.tiny = float(np.finfo(net.dtype).tiny)
         self.kept = cache.z[-1] if self.fused else cache.y_hat  # what fit keeps of a step
