@@ -946,6 +946,14 @@ def fit(
     a whole step). A step whose loss, gradient or update would not be finite raises
     :class:`DivergenceError` instead of being applied: the network keeps its last
     finite weights.
+
+    With plain SGD (no momentum, no L2) on a wide first layer and a small batch (a
+    rule on the shapes: ``W_0`` of 4 MiB or more and ``n_1 > 0.17·B²``), the first
+    layer's updates are applied two or three steps at a time, in one pass over ``W_0``,
+    and the forward pass in between is corrected exactly for them (see
+    ``_PendingFirstLayer``): the results differ from step-by-step updates by rounding
+    only, and the weights are exact whenever anyone can look (at the end of every
+    epoch, before callbacks and validation, and however fit returns or raises).
     """
     # 1. Check everything; nothing is changed before all checks have passed.
     net = check_network(net)
