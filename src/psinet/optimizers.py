@@ -585,7 +585,7 @@ class SGD(Optimizer):
         plain = self.momentum == 0.0 and prescaled and self._own_step and self._provable
         if not plain or type(self)._update is not SGD._update:
             return guarded
-        first = 0 if deferred is None else 1  # the layers this call subtracts
+        first = 0 if deferred is None else 1  # the first layer this call subtracts
         flat_w, flat_g = flat_view(weights), flat_view(grads)
         if flat_w is not None and flat_g is not None:  # one subtract over all the weights
             skip = sum(w.size for w in weights[:first])

@@ -658,6 +658,10 @@ class _PendingFirstLayer:
     guard has passed it (in the update, :meth:`pend`); any other update first applies
     everything (:meth:`materialize`) and runs as without deferral. Shared by every step
     plan of one fit (a last, smaller batch included): the rows pending are one block.
+
+    Memory: ``Ψ_pend`` and the correction's scratch are batch-sized; ``X̄_pend`` is a
+    view of fit's arranged data, or, for a wide unshuffled input that fit copies batch
+    by batch, m·B rows of its own (large workload, float64: 5 MB beside 13 MB of weights).
     """
 
     def __init__(
