@@ -231,9 +231,11 @@ class CategoricalCrossEntropy(Loss):
 
     def value_from_z(self, z: Array, Y: Array) -> float:
         z_max = row_max(z)
-        log_sum_exp = z_max + np.log(row_sum(np.exp(z - z_max)))
+        e = np.subtract(z, z_max)  # one (N, k) array, reused below
+        np.exp(e, out=e)  # e^(z − max z)
+        log_sum_exp = z_max + np.log(row_sum(e))
         # −Σ_k y_k log ŷ_k = Σ_k y_k (lse − z_k)
-        return float(np.vdot(Y, log_sum_exp - z)) / len(Y)
+        return float(np.vdot(Y, np.subtract(log_sum_exp, z, out=e))) / len(Y)
 
     def sample_losses(self, y_hat: Array, Y: Array) -> Array:
         tiny = np.finfo(y_hat.dtype).tiny

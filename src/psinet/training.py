@@ -1160,14 +1160,17 @@ class _EpochData:
         self._arranged = False
         self._batches: list[tuple[Any, ...]] | None = None
         self.fused = loss.fuses_with(net.activations[-1])
-        self.outputs = np.empty_like(Y)  # z_{L-1} (fused) or ŷ of every sample
+        # z_{L-1} (fused) or ŷ of every sample, widened to float64 as each step copies it
+        # in (exact): the epoch's loss is computed in float64 without another copy
+        self.outputs = np.empty(Y.shape, dtype=np.float64)
+        self._Y64: Array | None = None  # Y in float64, for the loss (when Y is not)
         self.multilabel = multilabel
 
     def arrange(self, order: Array, shuffled: bool) -> None:
         """Put the samples in ``order`` (N,) into the buffers (once when not shuffled)."""
         if self._arranged and not shuffled:
             return
-        self._arranged = True
+        self._arranged, self._Y64 = True, None
         if not shuffled:  # order is 0 … N-1: the data as they are
             if self.X_bar is not None:
                 self.X_bar[:, :-1] = self._X
@@ -1217,10 +1220,12 @@ class _EpochData:
 
     def loss(self, seen: int, penalty: float) -> float:
         """E over the first ``seen`` rows (mean of per-sample losses) + ``penalty``/seen."""
-        out, Y = self.outputs[:seen], self.Y[:seen]
-        r = None if self.r is None else self.r[:seen]
-        if out.dtype != np.float64:  # summed in float64: no overflow of the squares or the sum
-            out, Y = out.astype(np.float64), Y.astype(np.float64)
+        out, Y = self.outputs[:seen], self.Y[:seen]  # summed in float64: no overflow of
+        r = None if self.r is None else self.r[:seen]  # the squares or of the sum
+        if Y.dtype != np.float64:
+            if self._Y64 is None:  # once per arrangement of the data
+                self._Y64 = self.Y.astype(np.float64)
+            Y = self._Y64[:seen]
             r = None if r is None else r.astype(np.float64)
         return _batch_loss(self._loss, self.net, out, out, Y, r) + penalty / seen
 
