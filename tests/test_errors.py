@@ -719,3 +719,17 @@ def test_fit_epochs_beyond_int64_are_refused_before_training():
     with pytest.raises(ValueError, match=r"epochs must be <= 9223372036854775807, got ~10\*\*5000"):
         net.fit([[0.0, 1.0]], [[1.0]], loss="mse", epochs=10**5000, file=io.StringIO())
     np.testing.assert_array_equal(net.weights[0], before)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_fit_refuses_non_finite_inputs_before_changing_anything(bad, dtype):
+    """fit finds NaN and inf in X through its bound on max|X| (no separate pass)."""
+    net = Network([3, 4, 2], ["tanh", "sigmoid"], seed=0, dtype=dtype)
+    before = [W.copy() for W in net.weights]
+    X = np.zeros((6, 3), dtype=dtype)
+    X[4, 1] = bad
+    with pytest.raises(ValueError, match=r"^X must contain only finite numbers, got NaN or inf"):
+        net.fit(X, np.zeros((6, 2)), loss="binary_crossentropy", verbose=0)
+    for W, W0 in zip(net.weights, before):
+        np.testing.assert_array_equal(W, W0)

@@ -173,11 +173,15 @@ def objects_as_floats(array: Array, name: str) -> Array:
         ) from None
 
 
-def as_float_array(value: Any, name: str, dtype: np.dtype[Any]) -> Array:
+def as_float_array(
+    value: Any, name: str, dtype: np.dtype[Any], *, check_finite: bool = True
+) -> Array:
     """``value`` as an ndarray of ``dtype``; TypeError for non-numeric, ValueError for NaN/inf.
 
     Values are checked before the cast: a finite number that ``dtype`` cannot hold
     (1e300 into float32) is a ValueError, not an inf and an "overflow" warning.
+    ``check_finite=False`` leaves NaN and inf to the caller (:func:`refuse_non_finite`),
+    which may find them in a pass over the data it makes anyway.
     """
     refuse_masked(value, name)
     try:
@@ -190,8 +194,8 @@ def as_float_array(value: Any, name: str, dtype: np.dtype[Any]) -> Array:
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a numeric (int or float) array, got dtype {array.dtype}")
     if array.dtype.kind == "f":
-        if not np.isfinite(array).all():
-            raise ValueError(f"{name} must contain only finite numbers, got NaN or inf")
+        if check_finite and not np.isfinite(array).all():
+            refuse_non_finite(name)
         limit = np.finfo(dtype).max
         if np.finfo(array.dtype).max > limit and array.size:
             low, high = array.min(), array.max()
@@ -203,9 +207,18 @@ def as_float_array(value: Any, name: str, dtype: np.dtype[Any]) -> Array:
     return array.astype(dtype, copy=False)
 
 
-def as_batch(value: Any, name: str, width: int, dtype: np.dtype[Any]) -> tuple[Array, bool]:
-    """``value`` as ndarray of shape (N, width); also says whether a 1-D sample was given."""
-    array = as_float_array(value, name, dtype)
+def refuse_non_finite(name: str) -> None:
+    """The ValueError for an array ``name`` that holds NaN or inf."""
+    raise ValueError(f"{name} must contain only finite numbers, got NaN or inf")
+
+
+def as_batch(
+    value: Any, name: str, width: int, dtype: np.dtype[Any], *, check_finite: bool = True
+) -> tuple[Array, bool]:
+    """``value`` as ndarray of shape (N, width); also says whether a 1-D sample was given.
+
+    ``check_finite``: as for :func:`as_float_array`."""
+    array = as_float_array(value, name, dtype, check_finite=check_finite)
     single = array.ndim == 1
     if single:
         array = array[None, :]

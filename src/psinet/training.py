@@ -45,6 +45,7 @@ from ._checks import (
     check_network,
     check_seed,
     refuse_masked,
+    refuse_non_finite,
     refuse_overflow,
 )
 from ._contract import loss_float
@@ -979,7 +980,12 @@ def fit(
         callable(getattr(file, name, None)) for name in ("write", "flush")
     ):
         raise TypeError(f"file must be a text stream with write() and flush(), got {file!r}")
-    X, _ = as_batch(X, "X", net.n_inputs, net.dtype)  # converted once, here
+    X, _ = as_batch(X, "X", net.n_inputs, net.dtype, check_finite=False)  # converted once
+    # max|X| bounds every batch's ‖X̄_0‖² (the divergence check); a NaN or inf shows in it,
+    # so it is also the check that X is finite (one pass fewer over the data)
+    x_max = max(float(X.max()), -float(X.min()))
+    if not math.isfinite(x_max):
+        refuse_non_finite("X")
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
     loss.check_targets(Y)
     r = as_sample_weight(sample_weight, X.shape[0], net.dtype)
@@ -1012,7 +1018,6 @@ def fit(
     n_samples = X.shape[0]
     n_steps = -(-n_samples // batch_size)
     # every batch's ‖X̄_0‖² is at most B·(1 + n_0·max|X|²): the divergence check's bound
-    x_max = max(float(X.max()), -float(X.min()))
     X_bar_norm2_per_row = 1.0 + X.shape[1] * x_max * x_max
     multilabel = loss.name == "binary_crossentropy"
     data = _EpochData(X, Y, r, net, loss, multilabel=multilabel, shuffled=shuffle)
