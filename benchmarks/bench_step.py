@@ -848,7 +848,10 @@ def print_memory(step_memory: dict[str, dict[str, Any]], fit_memory: dict[str, A
             f"{fmt_bytes(parts['arranged_data'])} = {fmt_bytes(f['reference_bytes'])}: "
             f"ratio {f['ratio']:.2f} (target ≤ {f['target']:.2f}) {mark(f['target_met'])}"
         )
-        print(f"  (the data, {fmt_bytes(f['data_bytes'])}, is not counted)")
+        print(
+            f"  (the caller's own X and Y, {fmt_bytes(f['data_bytes'])}, are in neither the peak "
+            "nor the sum; fit's copy of them in epoch order is in both)"
+        )
         print("  largest allocations alive at the end of the epoch:")
         for site in f["live_at_epoch_end"][:6]:
             print(f"    {fmt_bytes(site['bytes']):>10}  {site['site']:<18} {site['source']}")

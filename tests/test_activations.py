@@ -218,3 +218,10 @@ def test_softmax_value_is_the_training_steps_softmax_bit_for_bit():
     f, a = act.Softmax(), np.empty((300, 10))
     f.forward_move(z, a)()
     np.testing.assert_array_equal(f.value(z), a)
+
+
+def test_a_config_dict_without_its_name_is_refused_saying_so():
+    with pytest.raises(
+        ValueError, match=r"config dict needs its 'name' \(a string\), got \{'beta': 1.5\}"
+    ):
+        act.get({"beta": 1.5})

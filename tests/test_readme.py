@@ -41,8 +41,10 @@ def test_readme_example_runs_and_prints_what_it_says(index, tmp_path, monkeypatc
     with contextlib.redirect_stdout(out):
         exec(compile(code, f"README.md block {index}", "exec"), {"__name__": "__readme__"})
     printed = out.getvalue().splitlines()
+    lines = iter(printed)  # in order: each expectation is met by a line after the last one's
     for expected in _expected_prints(code):
         pattern = ".*".join(re.escape(part) for part in expected.split("..."))
-        assert any(re.fullmatch(pattern, line) for line in printed), (
-            f"README says it prints {expected!r}; it printed:\n" + "\n".join(printed)
+        assert any(re.fullmatch(pattern, line) for line in lines), (
+            f"README says it prints {expected!r} (after the lines before it); it printed:\n"
+            + "\n".join(printed)
         )

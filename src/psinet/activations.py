@@ -501,6 +501,11 @@ def get(activation: str | Activation | dict[str, Any]) -> Activation:
     if isinstance(activation, dict):
         config = dict(activation)
         name = config.pop("name", None)
+        if not isinstance(name, str):
+            raise ValueError(
+                "an activation's config dict needs its 'name' (a string), got "
+                f"{activation!r}; get_config() returns {{'name': self.name, ...its parameters}}"
+            )
     else:
         name, config = activation, {}
     if not isinstance(name, str):

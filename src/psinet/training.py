@@ -88,7 +88,7 @@ class History:
     Attributes
     ----------
     history : dict of str to list of float
-        ``"loss"`` (training loss, mean over the epoch's batches, L2 penalty included),
+        ``"loss"`` (training loss, mean over the epoch's samples, L2 penalty included),
         ``"lr"``, and when available ``"accuracy"``, ``"val_loss"``, ``"val_accuracy"``;
         one value per completed epoch.
     epoch : list of int
