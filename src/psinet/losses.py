@@ -230,21 +230,15 @@ class CategoricalCrossEntropy(Loss):
         return out
 
     def value_from_z(self, z: Array, Y: Array) -> float:
-        z_max = row_max(z)
-        e = np.subtract(z, z_max)  # one (N, k) array, reused below
-        np.exp(e, out=e)  # e^(z − max z)
-        log_sum_exp = z_max + np.log(row_sum(e))
         # −Σ_k y_k log ŷ_k = Σ_k y_k (lse − z_k)
-        return float(np.vdot(Y, np.subtract(log_sum_exp, z, out=e))) / len(Y)
+        return float(np.vdot(Y, log_sum_exp(z) - z)) / len(Y)
 
     def sample_losses(self, y_hat: Array, Y: Array) -> Array:
         tiny = np.finfo(y_hat.dtype).tiny
         return -(Y * np.log(np.maximum(y_hat, tiny))).sum(axis=1)
 
     def sample_losses_from_z(self, z: Array, Y: Array) -> Array:
-        z_max = row_max(z)
-        log_sum_exp = z_max + np.log(row_sum(np.exp(z - z_max)))
-        return (Y * (log_sum_exp - z)).sum(axis=1)
+        return (Y * (log_sum_exp(z) - z)).sum(axis=1)
 
     def check_targets(self, Y: Array) -> None:
         _check_unit_interval(self.name, Y)
@@ -257,6 +251,15 @@ class CategoricalCrossEntropy(Loss):
                 f"got row {bad[0]} summing to {row_sums[bad[0]]:g}; "
                 "for integer labels use psinet.one_hot(labels, n_classes)"
             )
+
+
+def log_sum_exp(z: Array) -> Array:
+    """``log Σ_k e^(z_k)`` of each row of z (N, k), shape (N, 1), with the row maximum m
+    taken out first, ``m + log Σ_k e^(z_k − m)``, so that no e^z overflows."""
+    z_max = row_max(z)
+    e = np.subtract(z, z_max)
+    np.exp(e, out=e)  # e^(z − max z)
+    return z_max + np.log(row_sum(e))
 
 
 LOSSES: dict[str, type[Loss]] = {

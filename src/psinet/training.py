@@ -49,7 +49,7 @@ from ._checks import (
     refuse_overflow,
 )
 from ._contract import loss_float
-from .activations import Sigmoid
+from .activations import Sigmoid, _nothing
 from .backprop import (
     Sweep,
     _check_l2,
@@ -479,9 +479,8 @@ class _StepPlan:
         self.kept = cache.z[-1] if self.fused else cache.y_hat  # what fit keeps of a step
         self.interrupt = _DeferredInterrupt.active
         self.update: Callable[[float], None]
+        self.deferred: _PendingFirstLayer | None = None  # set by defer_first_layer
         self.begin_epoch()
-
-    deferred: _PendingFirstLayer | None = None  # set by defer_first_layer
 
     def begin_epoch(self) -> None:
         """Bind η (a schedule changes it per epoch) and the optimizer's update afresh."""
@@ -492,7 +491,7 @@ class _StepPlan:
         self.scale = self.sweep.scale = scale
         self.eta = eta
         prescaled = eta is not None
-        if self.deferred is None:
+        if self.deferred is None:  # (an optimizer's own bind_step need not know `deferred`)
             self.update = self.optimizer.bind_step(self.weights, self.grads, prescaled=prescaled)
         else:
             self.update = self.optimizer.bind_step(
@@ -549,7 +548,7 @@ class _StepPlan:
         try:
             if interrupt is None:
                 self.update(G)
-            else:
+            else:  # _whole(interrupt, self.update, G), written out: this is the hot path
                 interrupt.critical = True
                 try:
                     self.update(G)
@@ -794,15 +793,7 @@ class _PendingFirstLayer:
 
     def _critical(self, apply: Callable[[], None]) -> None:
         """Run ``apply`` whole: a second Ctrl-C waits for its end (as for an update)."""
-        interrupt = self.interrupt
-        if interrupt is None:
-            apply()
-            return
-        interrupt.critical = True
-        try:
-            apply()
-        finally:
-            interrupt.leave_critical()
+        _whole(self.interrupt, apply)
 
 
 # Plain SGD's η is folded into Ψ only when it is a moderate number: then Ψ·η·(1/η) gives
@@ -828,10 +819,6 @@ def _sigmoid_targets(Y: Array, out: Array | None = None) -> Array:
     out = np.multiply(Y, 2, out=out)
     out -= 1
     return out
-
-
-def _nothing() -> None:
-    return None
 
 
 def _folded_rate(optimizer: Optimizer) -> float | None:
@@ -1347,6 +1334,18 @@ class _DeferredInterrupt:
         if self._main:
             _DeferredInterrupt.active = self._outer
         self._restore()
+
+
+def _whole(interrupt: _DeferredInterrupt | None, apply: Callable[..., None], *args: Any) -> None:
+    """``apply(*args)`` run whole: a second Ctrl-C during it raises only at its end."""
+    if interrupt is None:
+        apply(*args)
+        return
+    interrupt.critical = True
+    try:
+        apply(*args)
+    finally:
+        interrupt.leave_critical()
 
 
 class _Progress:
