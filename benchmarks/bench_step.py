@@ -322,12 +322,47 @@ def sklearn_block(wl: Workload, dtype: Any, min_block_s: float) -> tuple[Callabl
 
 
 # --------------------------------------------------------------------------- one workload
+def engine_step(net: Any, X_bar: Any, Y: Any, loss: Any, optimizer: Any, grads: Any) -> Any:
+    """One training step as fit runs it (psinet.engine's plan for this batch size), on
+    the batch X̄_0 = [X, 1] (B, n_0 + 1): a call that repeats the step on it."""
+    from psinet.engine.step import StepPlan
+
+    plan = StepPlan(net, len(X_bar), loss, optimizer, grads, 0.0, None)
+    Y_start = plan.targets(Y)  # 2Y − 1 for the sigmoid start, else Y
+    net.cache = plan.cache  # the products alone run on the same arrays
+
+    def step() -> None:
+        plan.step(X_bar, Y_start)
+
+    return step
+
+
+def engine_phases(net: Any, X_bar: Any, Y: Any, loss: Any, optimizer: Any, grads: Any) -> Any:
+    """The three parts of the engine's step as separate calls: forward, backward (the
+    start and the Ψ recursion, η folded in as fit does), update."""
+    from psinet.engine.buffers import forward
+    from psinet.engine.step import StepPlan
+
+    plan = StepPlan(net, len(X_bar), loss, optimizer, grads, 0.0, None)
+    Y_start = plan.targets(Y)
+
+    def backward() -> None:
+        plan.start(Y_start, None)
+        plan.sweep.run(X_bar)
+
+    forward(X_bar, plan.buffers, plan.moves)
+    return {
+        "forward": lambda: forward(X_bar, plan.buffers, plan.moves),
+        "backward": backward,
+        "update": lambda: optimizer.step(net.weights, grads, prescaled=True),
+    }
+
+
 def bench_speed(
     name: str, wl: Workload, dtype_name: str, settings: Settings, libs: dict[str, Any]
 ) -> dict[str, Any]:
     """Interleaved blocks: psinet steps, products alone, torch steps, a sklearn epoch."""
     from psinet.optimizers import SGD
-    from psinet.training import train_step
 
     dtype = np.dtype(dtype_name)
     net = make_net(wl, dtype)
@@ -336,9 +371,7 @@ def bench_speed(
     loss = psinet.losses.get(wl.loss)
     optimizer = SGD(LR)
     grads = [np.empty_like(W) for W in net.weights]
-
-    def step() -> None:
-        train_step(net, X_psinet, Y, loss, optimizer, grads)
+    step = engine_step(net, X_psinet, Y, loss, optimizer, grads)
 
     grads_mm = [np.empty_like(W) for W in net.weights]  # the products' own outputs
     for _ in range(3):
@@ -436,21 +469,13 @@ def bench_speed(
 def time_phases(
     net: Any, X: Any, Y: Any, loss: Any, optimizer: Any, grads: Any, settings: Settings
 ) -> dict[str, float] | None:
-    """Microseconds of the three calls ``train_step`` makes, each timed alone.
+    """Microseconds of the three parts of fit's step (the engine's), each timed alone.
 
-    Relies on psinet internals (``Network._forward``, ``backprop.backward``): a guide
+    Relies on psinet internals (``psinet.engine``'s step plan): a guide
     to where the overhead is, not part of the ratio. None when the internals changed.
     """
     try:
-        from psinet.backprop import backward
-
-        eta = optimizer.gradient_scale()
-        phases = {
-            "forward": lambda: net._forward_bar(X),
-            # the loss and the Ψ recursion, with SGD's η folded into Ψ as train_step does
-            "backward": lambda: backward(net, Y, loss, grads, scale=eta),
-            "update": lambda: optimizer.step(net.weights, grads, prescaled=True),
-        }
+        phases = engine_phases(net, X, Y, loss, optimizer, grads)
         out = {}
         for phase, fn in phases.items():
             n = block_size(fn, settings.min_block_s)
@@ -472,9 +497,7 @@ def sklearn_notes(wl: Workload) -> str:
 # --------------------------------------------------------------------------- memory
 def bench_step_memory(wl: Workload, dtype_name: str, settings: Settings) -> dict[str, Any]:
     """tracemalloc around warm training steps: transient peak and net growth per step."""
-    from psinet.backprop import backward
     from psinet.optimizers import SGD
-    from psinet.training import train_step
 
     dtype = np.dtype(dtype_name)
     net = make_net(wl, dtype)
@@ -482,28 +505,25 @@ def bench_step_memory(wl: Workload, dtype_name: str, settings: Settings) -> dict
     X = with_ones(X)  # as fit passes batches
     loss, optimizer = psinet.losses.get(wl.loss), SGD(LR)
     grads = [np.empty_like(W) for W in net.weights]
+    step = engine_step(net, X, Y, loss, optimizer, grads)
     for _ in range(3):
-        train_step(net, X, Y, loss, optimizer, grads)  # warm-up: buffers exist from here
+        step()  # warm-up: buffers exist from here
 
     n = settings.memory_steps
     tracemalloc.start()
     try:
-        train_step(net, X, Y, loss, optimizer, grads)  # settles the tracer's own bookkeeping
+        step()  # settles the tracer's own bookkeeping
         base = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
         for _ in range(n):
-            train_step(net, X, Y, loss, optimizer, grads)
+            step()
         middle, peak = tracemalloc.get_traced_memory()
         for _ in range(n):  # growth from here on is per step, not the loop's own objects
-            train_step(net, X, Y, loss, optimizer, grads)
+            step()
         current, peak_2 = tracemalloc.get_traced_memory()
         peak = max(peak, peak_2)
         phases = {}  # the same three calls train_step makes, one at a time
-        for phase, fn in (
-            ("forward", lambda: net._forward_bar(X)),
-            ("backward", lambda: backward(net, Y, loss, grads, scale=LR)),
-            ("update", lambda: optimizer.step(net.weights, grads, prescaled=True)),
-        ):
+        for phase, fn in engine_phases(net, X, Y, loss, optimizer, grads).items():
             before = tracemalloc.get_traced_memory()[0]
             tracemalloc.reset_peak()
             fn()

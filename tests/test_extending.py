@@ -334,8 +334,8 @@ def test_an_exception_inside_a_custom_part_names_the_part():
     assert "Fragile.derivative" in _notes(excinfo) and "backprop, layer 0" in _notes(excinfo)
 
     class Clumsy(Sine):
-        def value(self, z, out=None):
-            return np.sin(z, out=out.astype(np.int64))  # numpy refuses the cast
+        def value(self, z):
+            return np.sin(z, out=np.empty(z.shape, np.int64))  # numpy refuses the cast
 
     net = Network([3, 5, 2], [Clumsy(), "identity"], seed=0)
     with pytest.raises(TypeError) as excinfo:
@@ -360,28 +360,34 @@ def test_psinet_own_errors_get_no_note():
 
 
 # ------------------------------------------------- signatures psinet cannot call
-def test_a_value_without_out_is_refused_where_the_class_is_defined():
-    """`def value(self, z)` is the first thing a learner writes; psinet calls
-    value(z, out=buffer), so the class statement itself says what to write."""
-    needed = r"Swish\.value\(self, z\) .*def value\(self, z, out=None\)"
-    with pytest.raises(TypeError, match=needed):
+def test_the_simplest_value_is_the_whole_protocol():
+    """`def value(self, z)` is the first thing a learner writes: it is all psinet calls
+    (no out=, no scale), in forward, in backprop and in fit alike."""
 
-        class Swish(Activation):
-            name = "test_swish_no_out"
+    class Swish(Activation):
+        name = "test_swish_plain"
 
-            def value(self, z):
-                return z / (1 + np.exp(-z))
+        def value(self, z):
+            return z / (1 + np.exp(-z))
 
-            def derivative(self, z, a):
-                return a
+        def derivative(self, z, a):
+            s = 1 / (1 + np.exp(-z))
+            return s + z * s * (1 - s)
 
-    assert psinet.activations.lookup("test_swish_no_out") is None
+    net = Network([3, 4, 2], [Swish(), "identity"], seed=0)
+    assert check_gradients(net, X, Y, "mse").passed
+    net.fit(X, Y, loss="mse", epochs=2, batch_size=4, verbose=0)
+    assert np.isfinite(net.predict(X)).all()
 
 
 @pytest.mark.parametrize(
     ("method", "source", "needed"),
     [
-        ("backward", "def backward(self, grad_a, z, a): return grad_a", "out=None"),
+        (
+            "backward",
+            "def backward(self, grad_a): return grad_a",
+            "def backward(self, grad_a, z, a)",
+        ),
         ("derivative", "def derivative(self, z): return 1.0", "def derivative(self, z, a)"),
     ],
 )
@@ -395,12 +401,8 @@ def test_other_activation_methods_psinet_cannot_call_are_refused(method, source,
 @pytest.mark.parametrize(
     ("method", "source", "needed"),
     [
-        ("gradient", "def gradient(self, y_hat, Y): return y_hat - Y", "out=None"),
-        (
-            "value_and_gradient",
-            "def value_and_gradient(self, y_hat, Y, out=None): return 0.0, y_hat - Y",
-            "out=None, scale=1.0",
-        ),
+        ("gradient", "def gradient(self, y_hat): return y_hat", "def gradient(self, y_hat, Y)"),
+        ("value", "def value(self, Y): return 0.0", "def value(self, y_hat, Y)"),
     ],
 )
 def test_loss_methods_psinet_cannot_call_are_refused(method, source, needed):

@@ -13,7 +13,7 @@ from psinet import Network
 from psinet import plot as psiplot
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SRC = str(Path(psiplot.__file__).resolve().parents[1])
+SRC = str(Path(psiplot.__file__).resolve().parents[2])  # src/psinet/plot/__init__.py -> src
 
 
 def assert_png(path):

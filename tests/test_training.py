@@ -267,12 +267,11 @@ def test_train_step_does_not_update_on_a_non_finite_loss():
     net.weights[0] = [[1e200, 1e200, 0.0]]
     before = [W.copy() for W in net.weights]
     X, Y = np.array([[1e200, 1e200]]), np.array([[0.0]])
-    grads = [np.empty_like(W) for W in net.weights]
     from psinet.losses import get
 
     with np.errstate(over="ignore", invalid="ignore"):
         with pytest.raises(DivergenceError):
-            train_step(net, X, Y, get("mse"), optimizers.SGD(0.1), grads)
+            train_step(net, X, Y, get("mse"), optimizers.SGD(0.1))
     for a, b in zip(before, net.weights):
         np.testing.assert_array_equal(a, b)
 
@@ -518,10 +517,9 @@ def test_train_step_leaves_psi_not_eta_psi():
     X, Y = _regression(12, n=8)
     net = Network([3, 5, 1], ["tanh", "identity"], seed=0)
     twin = net.copy()
-    grads = [np.empty_like(W) for W in net.weights]
     from psinet.losses import get
 
-    train_step(net, X, Y, get("mse"), optimizers.SGD(0.3), grads)
+    train_step(net, X, Y, get("mse"), optimizers.SGD(0.3))
     _, _, psi = gradients(twin, X, Y, "mse", return_psi=True)
     for cached, true in zip(net.cache.psi, psi):
         np.testing.assert_allclose(cached, true, rtol=1e-12, atol=1e-15)
@@ -543,7 +541,7 @@ def test_interrupt_in_the_last_epochs_callbacks_or_validation_is_honoured():
         def value(self, z, out=None):
             if len(z) == 8:
                 _ctrl_c()
-            return super().value(z, out=out)
+            return super().value(z)
 
     for where in ("callback", "validation"):
         net = Network([3, 1], Tripwire() if where == "validation" else "identity", seed=0)
@@ -624,7 +622,7 @@ def test_interrupt_mid_epoch_records_the_partial_epoch():
             PressOnSixthStep.calls += 1
             if PressOnSixthStep.calls == 6:  # the 2nd step of epoch 2 (4 steps an epoch)
                 _ctrl_c()
-            return super().value(z, out=out)
+            return super().value(z)
 
     X, Y = _regression(16, n=32)
     net = Network([3, 1], PressOnSixthStep(), seed=0)
@@ -889,7 +887,7 @@ def test_mypy_catches_a_misspelt_keyword_of_network_fit(tmp_path, monkeypatch):
 
 
 def test_after_any_interrupt_no_guard_is_left_active():
-    from psinet.training import _DeferredInterrupt
+    from psinet._interrupt import DeferredInterrupt
 
     X, Y = _regression(23, n=16)
     net = Network([3, 1], "identity", seed=0)
@@ -900,9 +898,9 @@ def test_after_any_interrupt_no_guard_is_left_active():
 
     with pytest.raises(KeyboardInterrupt):
         net.fit(X, Y, loss="mse", epochs=2, callbacks=[twice], verbose=0)
-    assert _DeferredInterrupt.active is None
+    assert DeferredInterrupt.active is None
     net.fit(X, Y, loss="mse", epochs=1, callbacks=[lambda r: _ctrl_c()], verbose=0)
-    assert _DeferredInterrupt.active is None
+    assert DeferredInterrupt.active is None
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 

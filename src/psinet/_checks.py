@@ -13,12 +13,9 @@ import math
 import numbers
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .network import Network
 
 Array = np.ndarray
 
@@ -27,6 +24,10 @@ Array = np.ndarray
 _RaggedWarning: type[Warning] = getattr(
     getattr(np, "exceptions", np), "VisibleDeprecationWarning", Warning
 )
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss, gradient or update; the step was not applied."""
 
 
 def as_array(value: Any) -> Array:
@@ -53,15 +54,6 @@ def shown(value: object) -> str:
         return repr(v)
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def check_network(net: Any, name: str = "net") -> Network:
-    """Return ``net`` if it is a :class:`psinet.Network`, else raise TypeError."""
-    from .network import Network  # here: network.py imports this module
-
-    if not isinstance(net, Network):
-        raise TypeError(f"{name} must be a psinet.Network, got {type(net).__name__}")
-    return net
 
 
 def check_float(

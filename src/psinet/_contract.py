@@ -1,15 +1,14 @@
-"""What psinet does with what an activation's or a loss's method returns.
+"""The contract between psinet and the parts a user writes (activations, losses).
 
-The methods that take ``out=`` (``Activation.value``, ``Activation.backward``,
-``Loss.gradient``, ``Loss.value_and_gradient``) may write into ``out`` and return it
-(fast: nothing is copied), or ignore ``out`` and return a new array (the simplest
-code, e.g. ``return np.sin(z)``). psinet always uses the array *returned*: when it is
-not psinet's buffer, it is checked (an ndarray of real numbers, of the expected
-shape) and copied into the buffer. A wrong return value is refused with an error
-that names the class and the method; an exception raised inside a part's method
-gets a note saying which part and method psinet was calling. A subclass whose method
-cannot take the arguments psinet passes (``def value(self, z)``, no ``out``) is
-refused when the class is defined, with the signature psinet needs.
+psinet calls a part only through its plain protocol (``value``, ``derivative``,
+``backward``; ``value``, ``gradient``, ``sample_losses``) and checks what each method
+returns: a wrong return value is refused with an error that names the class and the
+method (:func:`checked_array`, :func:`loss_float`); an exception raised inside a part's
+method gets a note saying which part and method psinet was calling (:func:`annotate`).
+A subclass whose method cannot take the arguments psinet passes is refused when the
+class is defined (:func:`check_signatures`). A fast path may stand in for a part only
+when the part is :func:`exactly` a built-in. This module is a foundation: it imports
+nothing of psinet; :class:`Part` is the base the activations and losses build on.
 """
 
 from __future__ import annotations
@@ -24,12 +23,36 @@ import numpy as np
 
 Array = np.ndarray
 
+
+class Part:
+    """The base of every part a user may write: :class:`psinet.activations.Activation`
+    and :class:`psinet.losses.Loss`. ``protocol`` names the methods psinet's math runs
+    through."""
+
+    protocol: tuple[str, ...] = ()
+
+
+def exactly(part: object, cls: type) -> bool:
+    """Whether ``part`` is a ``cls`` whose every protocol method is ``cls``'s own.
+
+    True for ``cls`` itself and for a subclass that only adds (a name, a config); False
+    for a subclass, or an instance, that replaces any method of ``cls.protocol``: a fast
+    path written for the built-in ``cls`` may then stand in for the part, and only then.
+    """
+    if not isinstance(part, cls):
+        return False
+    kind, own = type(part), vars(part) if hasattr(part, "__dict__") else {}
+    protocol: tuple[str, ...] = getattr(cls, "protocol", ())
+    return all(getattr(kind, m) is getattr(cls, m) and m not in own for m in protocol)
+
+
 _WHAT = {
     "value": "f(z), shaped like z",
     "derivative": "f'(z), shaped like z",
     "backward": "Ψ = grad_a ⊙ f'(z), shaped like grad_a",
     "gradient": "∂E/∂ŷ, shaped like y_hat",
-    "value_and_gradient": "(E, ∂E/∂ŷ) with ∂E/∂ŷ shaped like y_hat",
+    "sample_losses": "ℓ_n, one loss per sample",
+    "sample_losses_from_z": "ℓ_n, one loss per sample",
 }
 
 
@@ -37,9 +60,9 @@ def check_signatures(cls: type, calls: dict[str, tuple[tuple[str, ...], tuple[st
     """TypeError when a method ``cls`` defines cannot be called the way psinet calls it.
 
     ``calls`` maps a method name to (its positional parameters, the keywords psinet
-    passes), e.g. ``{"value": (("z",), ("out",))}``: psinet calls ``value(z, out=buffer)``.
-    Run from ``__init_subclass__``, so ``def value(self, z)`` fails where it is written,
-    not deep inside a forward pass.
+    passes), e.g. ``{"derivative": (("z", "a"), ())}``: psinet calls ``derivative(z, a)``.
+    Run from ``__init_subclass__``, so ``def derivative(self, z)`` fails where it is
+    written, not deep inside a forward pass.
     """
     for method, (positional, keywords) in calls.items():
         fn = cls.__dict__.get(method)
@@ -49,18 +72,11 @@ def check_signatures(cls: type, calls: dict[str, tuple[tuple[str, ...], tuple[st
         try:
             signature.bind(None, *positional, **dict.fromkeys(keywords))
         except TypeError:
-            defaults = {"out": "None", "scale": "1.0"}
-            wanted = ", ".join(["self", *positional, *(f"{k}={defaults[k]}" for k in keywords)])
+            wanted = ", ".join(["self", *positional, *(f"{k}=None" for k in keywords)])
             call = ", ".join([*positional, *(f"{k}=..." for k in keywords)])
-            hint = (
-                " (psinet passes its own buffer as out=; ignore it and return a new array, "
-                "or write into it and return it)"
-                if "out" in keywords
-                else ""
-            )
             raise TypeError(
                 f"{cls.__qualname__}.{method}{signature} cannot take the arguments psinet "
-                f"passes, {method}({call}): define it as def {method}({wanted}){hint}"
+                f"passes, {method}({call}): define it as def {method}({wanted})"
             ) from None
 
 
@@ -101,18 +117,6 @@ def checked_array(
     return result
 
 
-def adopt(result: Any, out: Array, part: object, method: str) -> Array:
-    """``out`` holding what ``part.method(..., out=out)`` returned: nothing to do when it
-    returned ``out`` itself, else the result is checked and copied in.
-
-    ``out``: psinet's buffer, ndarray of shape (N, n); returns ``out``.
-    """
-    if result is out:
-        return out
-    np.copyto(out, checked_array(result, out.shape, part, method), casting="same_kind")
-    return out
-
-
 def loss_float(E: Any, part: object, method: str) -> float:
     """E as a Python float; TypeError naming the loss when it is not one real number."""
     if isinstance(E, float):  # float and numpy.float64
@@ -135,14 +139,11 @@ def annotate(exc: BaseException, doing: str) -> None:
     frame of the traceback that belongs to a method of an Activation or Loss object
     names the part; exceptions from psinet's own code get no note.
     """
-    from .activations import Activation
-    from .losses import Loss
-
     where, innermost = None, None
     tb: TracebackType | None = exc.__traceback__
     while tb is not None:
         owner = tb.tb_frame.f_locals.get("self")
-        if isinstance(owner, (Activation, Loss)):
+        if isinstance(owner, Part):
             where = _where(owner, tb.tb_frame.f_code.co_name)
         innermost, tb = tb.tb_frame, tb.tb_next
     if where is None or (innermost is not None and innermost.f_globals["__name__"] == __name__):

@@ -10,18 +10,15 @@ Defining your own activation
 Subclass :class:`Activation` and implement two methods, each on arrays of
 shape (N, n):
 
-* ``value(z, out=None)``: ``a = f(z)``;
+* ``value(z)``: ``a = f(z)``, a new array;
 * ``derivative(z, a)``: ``f'(z)`` elementwise (``a = f(z)`` is passed too, since
   many derivatives are cheapest from the output, e.g. ``σ'(z) = a(1 − a)``);
 
-and, optionally, ``backward(grad_a, z, a, out=None)``: ``Ψ = grad_a ⊙ f'(z)``. The
-default uses ``derivative``; override it for speed or for a non-elementwise function.
-
-``out=``: the simplest code ignores it and returns a new array (``return np.sin(z)``);
-psinet uses the array a method *returns*, copying it into its buffer when it is not
-``out``. Writing into ``out`` and returning it (``return np.sin(z, out=out)``) only
-saves that copy. A result that is not a real ndarray of the right shape is refused
-with a TypeError or ValueError naming the class and method.
+and, only for a function that is not elementwise, ``backward(grad_a, z, a)``:
+``Ψ = ∂E/∂z`` from ``grad_a = ∂E/∂a`` (the default is ``grad_a ⊙ f'(z)``). That is
+the whole protocol: psinet calls these methods and nothing else of yours, in
+``forward``, in backprop and in ``fit`` alike. A result that is not a real ndarray of
+the right shape is refused with a TypeError or ValueError naming the class and method.
 
 Set ``name`` (used by :func:`get` and in saved files) and ``init`` ("glorot" or
 "he"; the initialization that suits the function). To save and load networks that
@@ -39,26 +36,17 @@ array([[0.25]])
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
 
 from ._checks import check_float
-from ._contract import adopt, check_signatures, checked_array, register_class
+from ._contract import Part, check_signatures, checked_array, register_class
 
 Array = np.ndarray
-Move = Callable[[], object]
-"""A call with its arrays bound: each call redoes one step's move in place."""
 
 
-def _constant(value: float, like: Array) -> Array:
-    """``value`` as a 0-d array of ``like``'s dtype: a ufunc takes it far faster than a float."""
-    return np.array(value, dtype=like.dtype)
-
-
-class Activation:
+class Activation(Part):
     """Base class: an activation ``a = f(z)`` and its derivative.
 
     Attributes
@@ -69,11 +57,18 @@ class Activation:
         ``"glorot"`` or ``"he"``: the weight initialization suited to this function.
     elementwise : bool
         True when ``f`` acts on each entry alone (all but softmax).
+
+    psinet calls an activation in two ways only: ``f(z)`` (:meth:`__call__`, which calls
+    :meth:`value`) and ``f.chain(grad_a, z, a)`` (which calls :meth:`backward`, by default
+    ``grad_a ⊙ derivative(z, a)``); both check what the method returned.
     """
 
     name: str = "activation"
     init: str = "glorot"
     elementwise: bool = True
+    protocol = ("value", "derivative", "backward", "chain", "__call__")
+    """The methods psinet's math runs through (a fast path stands in for them only when
+    every one is a built-in's own: see :func:`psinet._contract.exactly`)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Refuse, when the class is defined, a method psinet could not call."""
@@ -81,68 +76,46 @@ class Activation:
         check_signatures(
             cls,
             {
-                "value": (("z",), ("out",)),
+                "value": (("z",), ()),
                 "derivative": (("z", "a"), ()),
-                "backward": (("grad_a", "z", "a"), ("out",)),
+                "backward": (("grad_a", "z", "a"), ()),
             },
         )
 
-    def value(self, z: Array, out: Array | None = None) -> Array:
-        """``a = f(z)``: ndarray of shape (N, n) from z of shape (N, n).
-
-        Return a new array, or write into ``out`` (when given) and return ``out``.
-        """
+    def value(self, z: Array) -> Array:
+        """``a = f(z)``: a new ndarray of shape (N, n) from z of shape (N, n)."""
         raise NotImplementedError
 
     def derivative(self, z: Array, a: Array) -> Array:
         """``f'(z)`` elementwise: ndarray of shape (N, n) (or one number); ``a`` is ``f(z)``."""
         raise NotImplementedError
 
-    def backward(self, grad_a: Array, z: Array, a: Array, out: Array | None = None) -> Array:
-        """``Ψ = ∂E/∂z = grad_a ⊙ f'(z)``: ndarray of shape (N, n).
+    def backward(self, grad_a: Array, z: Array, a: Array) -> Array:
+        """``Ψ = ∂E/∂z = grad_a ⊙ f'(z)``: a new ndarray of shape (N, n).
 
-        ``grad_a`` is ``∂E/∂a``, ndarray of shape (N, n); ``z`` and ``a = f(z)`` are
-        the cached forward values. ``out`` may be ``grad_a`` itself (in place); an
-        override may ignore it and return a new array.
+        ``grad_a`` is ``∂E/∂a``, ndarray of shape (N, n); ``z`` and ``a = f(z)`` are the
+        cached forward values. Override it only for a function that is not elementwise
+        (softmax); an elementwise one defines :meth:`derivative` and nothing more.
         """
         f_prime = self.derivative(z, a)  # f'(z), checked: a wrong shape must not broadcast
         if type(f_prime) is not np.ndarray or f_prime.shape != z.shape:
             f_prime = checked_array(f_prime, z.shape, self, "derivative", scalar_ok=True)
-        return np.multiply(grad_a, f_prime, out=out)
+        return grad_a * f_prime
 
-    def forward_move(self, z: Array, a: Array) -> Move:
-        """A call that writes ``a = f(z)`` into ``a`` (both ndarrays of shape (N, n)).
+    def __call__(self, z: Array) -> Array:
+        """``a = f(z)`` by :meth:`value`: checked (real numbers, z's shape), in z's dtype."""
+        a = self.value(z)
+        if type(a) is not np.ndarray or a.shape != z.shape or a.dtype != z.dtype:
+            a = np.asarray(checked_array(a, z.shape, self, "value"), dtype=z.dtype)
+        return a
 
-        The training step binds it once per batch size and calls it every step. This
-        default calls :meth:`value`, and copies what it returns into ``a`` when that is a
-        new array; the built-in activations bind their ufuncs directly.
-        """
-
-        def forward() -> None:
-            result = self.value(z, out=a)
-            if result is not a:  # a custom f that returned a new array
-                adopt(result, a, self, "value")
-
-        return forward
-
-    def backward_move(self, psi: Array, z: Array, a: Array) -> Move:
-        """A call that turns ``psi`` (∂E/∂a, (N, n)) into ``Ψ = psi ⊙ f'(z)``, in place.
-
-        ``z`` and ``a = f(z)`` are the cached forward values. This default calls
-        :meth:`backward`; the built-in activations bind their ufuncs and a scratch array.
-        """
-
-        def backward() -> None:
-            result = self.backward(psi, z, a, out=psi)
-            if result is not psi:  # a custom f that returned a new array
-                adopt(result, psi, self, "backward")
-
-        return backward
-
-    def _own(self, cls: type, *methods: str) -> bool:
-        """Whether ``self``'s class still uses ``cls``'s own ``methods`` (no subclass
-        overrode them): only then may a bound move stand in for them."""
-        return all(getattr(type(self), m) is getattr(cls, m) for m in methods)
+    def chain(self, grad_a: Array, z: Array, a: Array) -> Array:
+        """``Ψ = ∂E/∂z`` from ``grad_a = ∂E/∂a`` (N, n) by :meth:`backward`: the chain rule
+        through f, ``grad_a ⊙ f'(z)`` (softmax: its Jacobian-vector product), checked."""
+        psi = self.backward(grad_a, z, a)
+        if type(psi) is not np.ndarray or psi.shape != grad_a.shape or psi.dtype != grad_a.dtype:
+            psi = np.asarray(checked_array(psi, grad_a.shape, self, "backward"), grad_a.dtype)
+        return psi
 
     def get_config(self) -> dict[str, Any]:
         """The JSON-able description that :func:`get` rebuilds this activation from."""
@@ -168,48 +141,11 @@ class Sigmoid(Activation):
 
     name = "sigmoid"
 
-    def value(self, z: Array, out: Array | None = None) -> Array:
-        # σ(z) = ½ + ½·tanh(z/2): one ufunc pass, finite for any z, no exp overflow.
-        out = np.multiply(z, 0.5, out=out)
-        np.tanh(out, out=out)
-        out *= 0.5
-        out += 0.5
-        return out
+    def value(self, z: Array) -> Array:
+        return 0.5 + 0.5 * np.tanh(0.5 * z)  # σ(z) = ½ + ½·tanh(z/2): no e^(−z) to overflow
 
     def derivative(self, z: Array, a: Array) -> Array:
         return a * (1 - a)
-
-    def backward(self, grad_a: Array, z: Array, a: Array, out: Array | None = None) -> Array:
-        out = np.multiply(grad_a, a, out=out)  # grad_a ⊙ a
-        out -= out * a  # grad_a ⊙ a ⊙ (1 − a)
-        return out
-
-    def forward_move(self, z: Array, a: Array) -> Move:
-        if not self._own(Sigmoid, "value"):
-            return super().forward_move(z, a)
-        half = _constant(0.5, a)
-        multiply, tanh, add = np.multiply, np.tanh, np.add
-
-        def sigmoid() -> None:  # σ(z) = ½ + ½·tanh(z/2)
-            multiply(z, half, a)
-            tanh(a, a)
-            multiply(a, half, a)
-            add(a, half, a)
-
-        return sigmoid
-
-    def backward_move(self, psi: Array, z: Array, a: Array) -> Move:
-        if not self._own(Sigmoid, "backward"):
-            return super().backward_move(psi, z, a)
-        scratch = np.empty_like(psi)
-        multiply, subtract = np.multiply, np.subtract
-
-        def sigmoid_prime() -> None:  # Ψ ⊙ a ⊙ (1 − a) = Ψ⊙a − (Ψ⊙a)⊙a
-            multiply(psi, a, psi)
-            multiply(psi, a, scratch)
-            subtract(psi, scratch, psi)
-
-        return sigmoid_prime
 
 
 class Tanh(Activation):
@@ -217,34 +153,11 @@ class Tanh(Activation):
 
     name = "tanh"
 
-    def value(self, z: Array, out: Array | None = None) -> Array:
-        return np.tanh(z, out=out)
+    def value(self, z: Array) -> Array:
+        return np.tanh(z)
 
     def derivative(self, z: Array, a: Array) -> Array:
         return 1 - a * a
-
-    def backward(self, grad_a: Array, z: Array, a: Array, out: Array | None = None) -> Array:
-        a2 = a * a
-        np.subtract(1, a2, out=a2)
-        return np.multiply(grad_a, a2, out=out)
-
-    def forward_move(self, z: Array, a: Array) -> Move:
-        if not self._own(Tanh, "value"):
-            return super().forward_move(z, a)
-        return partial(np.tanh, z, a)
-
-    def backward_move(self, psi: Array, z: Array, a: Array) -> Move:
-        if not self._own(Tanh, "backward"):
-            return super().backward_move(psi, z, a)
-        one, a2 = _constant(1.0, psi), np.empty_like(psi)
-        multiply, subtract = np.multiply, np.subtract
-
-        def tanh_prime() -> None:  # Ψ ⊙ (1 − a²)
-            multiply(a, a, a2)
-            subtract(one, a2, a2)
-            multiply(psi, a2, psi)
-
-        return tanh_prime
 
 
 class ReLU(Activation):
@@ -253,31 +166,11 @@ class ReLU(Activation):
     name = "relu"
     init = "he"
 
-    def value(self, z: Array, out: Array | None = None) -> Array:
-        return np.maximum(z, 0, out=out)
+    def value(self, z: Array) -> Array:
+        return np.maximum(z, 0)
 
     def derivative(self, z: Array, a: Array) -> Array:
         return (z > 0).astype(z.dtype)
-
-    def backward(self, grad_a: Array, z: Array, a: Array, out: Array | None = None) -> Array:
-        return np.multiply(grad_a, z > 0, out=out)
-
-    def forward_move(self, z: Array, a: Array) -> Move:
-        if not self._own(ReLU, "value"):
-            return super().forward_move(z, a)
-        return partial(np.maximum, z, _constant(0.0, a), out=a)
-
-    def backward_move(self, psi: Array, z: Array, a: Array) -> Move:
-        if not self._own(ReLU, "backward"):
-            return super().backward_move(psi, z, a)
-        zero, mask = _constant(0.0, psi), np.empty_like(psi)  # a 0/1 mask in psi's dtype
-        greater, multiply = np.greater, np.multiply
-
-        def relu_prime() -> None:  # Ψ ⊙ [z > 0]
-            greater(z, zero, mask)
-            multiply(psi, mask, psi)
-
-        return relu_prime
 
 
 class LeakyReLU(Activation):
@@ -289,9 +182,8 @@ class LeakyReLU(Activation):
     def __init__(self, alpha: float = 0.01) -> None:
         self.alpha = check_float(alpha, "leaky_relu alpha", 0.0, 1.0, high_open=True)
 
-    def value(self, z: Array, out: Array | None = None) -> Array:
-        out = np.multiply(z, self.alpha, out=out)
-        return np.maximum(z, out, out=out)  # max(z, α·z) is leaky ReLU for 0 ≤ α < 1
+    def value(self, z: Array) -> Array:
+        return np.maximum(z, self.alpha * z)  # max(z, α·z) is leaky ReLU for 0 ≤ α < 1
 
     def derivative(self, z: Array, a: Array) -> Array:
         return np.where(z > 0, 1.0, self.alpha).astype(z.dtype)
@@ -312,12 +204,9 @@ class ELU(Activation):
     def __init__(self, alpha: float = 1.0) -> None:
         self.alpha = check_float(alpha, "elu alpha", 0.0, low_open=True)
 
-    def value(self, z: Array, out: Array | None = None) -> Array:
-        out = np.minimum(z, 0, out=out)  # e^z is taken of the negative side only: no overflow
-        np.expm1(out, out=out)
-        out *= self.alpha
-        np.copyto(out, z, where=z > 0)
-        return out
+    def value(self, z: Array) -> Array:
+        negative = self.alpha * np.expm1(np.minimum(z, 0))  # e^z of z ≤ 0 only: no overflow
+        return np.where(z > 0, z, negative)
 
     def derivative(self, z: Array, a: Array) -> Array:
         return np.where(z > 0, 1, a + self.alpha).astype(z.dtype, copy=False)
@@ -331,8 +220,8 @@ class Softplus(Activation):
 
     name = "softplus"
 
-    def value(self, z: Array, out: Array | None = None) -> Array:
-        return np.logaddexp(0, z, out=out)
+    def value(self, z: Array) -> Array:
+        return np.logaddexp(0, z)
 
     def derivative(self, z: Array, a: Array) -> Array:
         return Sigmoid().value(z)
@@ -343,31 +232,11 @@ class Identity(Activation):
 
     name = "identity"
 
-    def value(self, z: Array, out: Array | None = None) -> Array:
-        if out is None:
-            return z.copy()
-        np.copyto(out, z)
-        return out
+    def value(self, z: Array) -> Array:
+        return z.copy()
 
     def derivative(self, z: Array, a: Array) -> Array:
         return np.ones_like(z)
-
-    def backward(self, grad_a: Array, z: Array, a: Array, out: Array | None = None) -> Array:
-        if out is None:
-            return grad_a.copy()
-        if out is not grad_a:
-            np.copyto(out, grad_a)
-        return out
-
-    def forward_move(self, z: Array, a: Array) -> Move:
-        if not self._own(Identity, "value"):
-            return super().forward_move(z, a)
-        return partial(np.copyto, a, z)
-
-    def backward_move(self, psi: Array, z: Array, a: Array) -> Move:
-        if not self._own(Identity, "backward"):
-            return super().backward_move(psi, z, a)
-        return _nothing  # Ψ ⊙ 1 is Ψ
 
 
 class Softmax(Activation):
@@ -382,47 +251,17 @@ class Softmax(Activation):
     name = "softmax"
     elementwise = False
 
-    def value(self, z: Array, out: Array | None = None) -> Array:
-        out = np.subtract(z, row_max(z), out=out)
-        np.exp(out, out=out)
-        out /= row_sum(out)
-        return out
+    def value(self, z: Array) -> Array:
+        e = np.exp(z - row_max(z))  # the row maximum taken out: no e^z overflows
+        return e / row_sum(e)
 
     def derivative(self, z: Array, a: Array) -> Array:
         """The Jacobians ``diag(a) − a aᵀ``: ndarray of shape (N, n, n) for a of shape (N, n)."""
         return a[..., :, None] * (np.eye(a.shape[-1], dtype=a.dtype) - a[..., None, :])
 
-    def backward(self, grad_a: Array, z: Array, a: Array, out: Array | None = None) -> Array:
+    def backward(self, grad_a: Array, z: Array, a: Array) -> Array:
         dot = np.einsum("ij,ij->i", grad_a, a)[:, None]  # Σ_k g_k a_k, shape (N, 1)
-        out = np.subtract(grad_a, dot, out=out)
-        out *= a
-        return out
-
-    def forward_move(self, z: Array, a: Array) -> Move:
-        if not self._own(Softmax, "value"):
-            return super().forward_move(z, a)
-        row_max, row_sum = np.empty(len(z), dtype=a.dtype), np.empty(len(z), dtype=a.dtype)
-        m, s, ones = row_max[:, None], row_sum[:, None], np.ones(z.shape[1], dtype=a.dtype)
-        reduce_max, subtract, exp, dot, divide = (
-            np.maximum.reduce,
-            np.subtract,
-            np.exp,
-            np.dot,
-            np.divide,
-        )
-
-        def softmax() -> None:  # e^(z − max z) / Σ e^(z − max z), row by row
-            reduce_max(z, axis=1, out=row_max)
-            subtract(z, m, a)
-            exp(a, a)
-            dot(a, ones, row_sum)  # the row sums, as one matrix-vector product
-            divide(a, s, a)
-
-        return softmax
-
-
-def _nothing() -> None:
-    return None
+        return (grad_a - dot) * a  # Ψ = a ⊙ (g − Σ_k g_k a_k)
 
 
 def row_max(z: Array) -> Array:
@@ -469,8 +308,8 @@ def register(cls: A) -> A:
     >>> @register
     ... class Cube(Activation):
     ...     name = "doc_cube"
-    ...     def value(self, z, out=None):
-    ...         return np.power(z, 3, out=out)
+    ...     def value(self, z):
+    ...         return z**3
     ...     def derivative(self, z, a):
     ...         return 3 * z * z
     >>> get("doc_cube")

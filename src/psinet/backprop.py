@@ -1,16 +1,18 @@
 """Backpropagation: every ``∂E/∂W_l`` from one backward sweep of Ψ.
 
 With ``Ψ_l = ∂E/∂z_l`` (ndarray of shape (N, n_{l+1})), the chain rule gives, for a
-batch (docs/notation.md, "Backward phase")::
+batch (docs/derivation.md, §7 and §11)::
 
     Ψ_{L-1} = ∂E/∂ŷ ⊙ f'_{L-1}(z_{L-1})                  start at the output
     for l in L-1 … 0:
         ∂E/∂W_l = Ψ_lᵀ X̄_l                              (n_{l+1}, n_l + 1)
         Ψ_{l-1} = (Ψ_l W_l[:, :-1]) ⊙ f'_{l-1}(z_{l-1})   if l > 0
 
-One forward pass and, per layer, at most two matrix products back give all the
-gradients at once; the finite differences of :mod:`psinet.gradcheck` need two
-forward passes per weight.
+:func:`backward` is that loop, line for line, in plain NumPy. One forward pass and,
+per layer, at most two matrix products back give all the gradients at once; the
+finite differences of :mod:`psinet.gradcheck` need two forward passes per weight.
+(``fit`` runs the same recursion made fast, in :mod:`psinet.engine`; a test proves
+the two equal.)
 
 >>> import numpy as np
 >>> from psinet import Network
@@ -30,7 +32,6 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from . import _raw
 from . import losses as _losses
 from ._checks import (
     as_batch,
@@ -38,14 +39,102 @@ from ._checks import (
     as_targets,
     check_bool,
     check_float,
-    check_network,
     refuse_overflow,
 )
-from ._contract import adopt, annotate, checked_array, loss_float
-from .losses import Loss
-from .network import Network
+from ._contract import annotate, checked_array, loss_float
+from .activations import Activation
+from .losses import Loss, fused_pair
+from .network import Network, check_network
 
 Array = np.ndarray
+
+
+def backward(
+    net: Network, Y: Array, loss: Loss, l2: float = 0.0, sample_weight: Array | None = None
+) -> tuple[list[Array], float]:
+    """The Ψ recursion over the cache of ``net``'s last forward pass: ``(∂E/∂W_l for
+    every l, E)``.
+
+    ``Y``: checked targets, ndarray of shape (N, n_L). Returns ``grad_W``, a list with
+    ``grad_W[l]`` of shape (n_{l+1}, n_l + 1) like ``W_l``, and the loss E; leaves
+    ``Ψ_l`` in ``net.cache.psi``. ``l2``: the L2 penalty λ (see :func:`gradients`).
+    ``sample_weight``: None or relative weights ``r``, ndarray of shape (N,), with
+    E = (1/N) Σ_n r_n ℓ_n (``r = s·N/Σ s`` gives Σ s_n ℓ_n / Σ s_n).
+    """
+    cache, W, f = net.cache, net.weights, net.activations
+    assert cache is not None and cache.n_samples == len(Y), "forward must run on this batch first"
+    X_bar, z, a, L = cache.X_bar, cache.z, cache.a, net.n_layers
+    psi: list[Array] = [np.empty(0)] * L  # Ψ_l = ∂E/∂z_l,  (N, n_{l+1})
+    grad_W: list[Array] = [np.empty(0)] * L  # ∂E/∂W_l,  (n_{l+1}, n_l + 1)
+    psi[L - 1] = output_psi(loss, f[L - 1], z[L - 1], a[L - 1], Y, sample_weight)  # the start
+    l = L - 1
+    try:
+        for l in reversed(range(L)):
+            grad_W[l] = psi[l].T @ X_bar[l]  # ∂E/∂W_l = Ψ_lᵀ X̄_l
+            if l > 0:  # Ψ_{l-1} = (Ψ_l W_l[:, :-1]) ⊙ f'_{l-1}(z_{l-1}); no neuron feeds the 1
+                psi[l - 1] = f[l - 1].chain(psi[l] @ W[l][:, :-1], z[l - 1], a[l - 1])
+    except Exception as exc:
+        annotate(exc, f"backprop, layer {l - 1}")  # which part raised, and where
+        raise
+    cache.psi = psi
+    E = output_loss(loss, f[L - 1], z[L - 1], a[L - 1], Y, sample_weight)
+    if l2:  # E + λ/2 Σ_l ‖W_l[:, :-1]‖², and λ W_l[:, :-1] added to ∂E/∂W_l (never the bias)
+        E += l2_penalty(W, l2)
+        for W_l, grad_l in zip(W, grad_W, strict=True):
+            grad_l[:, :-1] += l2 * W_l[:, :-1]
+    return grad_W, E
+
+
+def output_psi(
+    loss: Loss, f_out: Activation, z: Array, y_hat: Array, Y: Array, r: Array | None = None
+) -> Array:
+    """The start ``Ψ_{L-1} = ∂E/∂ŷ ⊙ f'_{L-1}(z_{L-1})``, a new ndarray of shape (N, n_L).
+
+    For the fused pairs (:func:`psinet.losses.fused_pair`) it is ``(ŷ − Y)/N``; for any
+    other loss and output it is the loss's ``gradient`` through the activation's
+    ``backward`` (softmax: its Jacobian-vector product). ``r``: None or relative sample
+    weights (N,): row n of ∂E/∂ŷ, and so of Ψ_{L-1}, times r_n.
+    """
+    try:
+        if fused_pair(loss, f_out):
+            psi = (y_hat - Y) / len(Y)  # Ψ_{L-1} = (ŷ − Y)/N
+        else:
+            dE_dy_hat = checked_array(loss.gradient(y_hat, Y), y_hat.shape, loss, "gradient")
+            psi = f_out.chain(dE_dy_hat.astype(y_hat.dtype, copy=False), z, y_hat)
+    except Exception as exc:
+        annotate(exc, "backprop, the output layer")
+        raise
+    return psi if r is None else psi * r[:, None]
+
+
+def output_loss(
+    loss: Loss, f_out: Activation, z: Array, y_hat: Array, Y: Array, r: Array | None = None
+) -> float:
+    """E of the output layer (no L2), a float: from ``z`` (N, n_L) for a fused pair
+    (log-sigmoid, log-sum-exp: finite when ŷ rounds to 0 or 1), else from ``ŷ``.
+
+    ``r``: None, or relative sample weights (N,): E = (1/N) Σ_n r_n ℓ_n from each
+    sample's loss ℓ_n (the loss's ``sample_losses``).
+    """
+    fused = fused_pair(loss, f_out)
+    try:
+        if r is None:
+            method = "value_from_z" if fused else "value"
+            E = loss.value_from_z(z, Y) if fused else loss.value(y_hat, Y)
+            return loss_float(E, loss, method)
+        method = "sample_losses_from_z" if fused else "sample_losses"
+        ell = loss.sample_losses_from_z(z, Y) if fused else loss.sample_losses(y_hat, Y)
+        if type(ell) is not np.ndarray or ell.shape != (len(Y),):
+            ell = checked_array(ell, (len(Y),), loss, method)
+        return loss_float(float(np.dot(r, ell)) / len(Y), loss, method)
+    except Exception as exc:
+        annotate(exc, "the loss")
+        raise
+
+
+def l2_penalty(W: Sequence[Array], l2: float) -> float:
+    """``λ/2 Σ_l ‖W_l[:, :-1]‖²``: the L2 penalty of the weights proper (never the bias)."""
+    return l2 / 2 * sum(float(np.vdot(W_l[:, :-1], W_l[:, :-1])) for W_l in W)
 
 
 @overload
@@ -106,8 +195,7 @@ def gradients(
     out : sequence of ndarray or None
         Arrays shaped like ``net.weights`` to write the gradients into: writeable, of
         the network's dtype, sharing no memory with the weights or with each other.
-        A call refused because the loss or the gradients overflowed (ValueError) may
-        have written into them.
+        They are written only when the call succeeds.
     sample_weight : ndarray of shape (N,) or None
         Weights s_n >= 0 (not all zero): E = Σ_n s_n ℓ_n / Σ_n s_n, where ℓ_n is
         sample n's loss; the start becomes ``Ψ_{L-1} = s ⊙ (ŷ − Y) / Σ s`` for the fused
@@ -129,196 +217,24 @@ def gradients(
     r = as_sample_weight(sample_weight, X.shape[0], net.dtype)
     if r is not None:
         check_weighted_loss(loss, net.activations[-1])
-    grads = _gradient_arrays(net, out)
+    targets = _gradient_arrays(net, out)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
-        net._forward(X)
-        E = backward(net, Y, loss, grads, l2=l2, sample_weight=r)
+        net.cache = net._forward(X)
+        grads, E = backward(net, Y, loss, l2=l2, sample_weight=r)
     finite = math.isfinite(E) and all(np.isfinite(g).all() for g in grads)
     refuse_overflow(finite, "the loss or the gradients", X, net.dtype)
+    if targets is not None:
+        for g, target in zip(grads, targets, strict=True):
+            np.copyto(target, g)
+        grads = list(targets)
     if return_psi:
-        assert net.cache is not None
         return grads, E, [psi.copy() for psi in net.cache.psi]
     return grads, E
 
 
-def backward(
-    net: Network,
-    Y: Array,
-    loss: Loss,
-    grad_W: Sequence[Array],
-    l2: float = 0.0,
-    scale: float = 1.0,
-    sample_weight: Array | None = None,
-) -> float:
-    """The Ψ recursion over the cache of ``net``'s last forward pass; returns E.
-
-    ``Y``: checked targets, ndarray of shape (N, n_L); ``grad_W``: arrays shaped like
-    ``net.weights``, overwritten with ``∂E/∂W_l``. ``Ψ_l`` is left in ``net.cache.psi``.
-    ``scale`` multiplies the start ``Ψ_{L-1}``, and so, the recursion being linear,
-    every ``Ψ_l`` and ``∂E/∂W_l``. ``sample_weight``: None or relative weights ``r``,
-    ndarray of shape (N,), with E = (1/N) Σ_n r_n ℓ_n (``r = s·N/Σ s`` gives
-    Σ s_n ℓ_n / Σ s_n). The sweep itself is :meth:`Sweep.run`, the one the training
-    step runs too.
-    """
-    cache, f = net.cache, net.activations
-    assert cache is not None and cache.n_samples == len(Y), "forward must run on this batch first"
-    L = net.n_layers
-
-    # 1. The start: Ψ_{L-1} = ∂E/∂ŷ ⊙ f'_{L-1}(z_{L-1})
-    f_out, z_out, psi_out = f[L - 1], cache.z[L - 1], cache.psi[L - 1]
-    if sample_weight is None:
-        E = output_psi(loss, f_out, z_out, cache.y_hat, Y, out=psi_out, scale=scale)
-    else:  # E = (1/N) Σ_n r_n ℓ_n: row n of Ψ_{L-1} times r_n
-        E = weighted_output_psi(loss, f_out, z_out, cache.y_hat, Y, psi_out, scale, sample_weight)
-    # 2. The sweep back, reusing Ψ at every layer
-    return E + Sweep(net, cache, grad_W, l2, scale).run(cache.X_bar[0])
-
-
-# Products up to this many multiply-adds go through np.dot, which has less overhead per call
-# than np.matmul (0.6 against 1.0 µs on tiny ones); above it np.matmul, which is as fast or
-# faster (np.dot copies a strided operand such as W_l[:, :-1]).
-_DOT_MAX_MULTIPLY_ADDS = 2**20
-
-
-def product(m: int, k: int, n: int, out: Array | None = None) -> Any:
-    """The function that computes an (m, k) by (k, n) product into ``out``, called as
-    ``product(A, B, out)``: np.dot for small ones into a C-contiguous ``out`` (None:
-    a buffer of psinet's, always C-contiguous), np.matmul otherwise."""
-    small = m * k * n <= _DOT_MAX_MULTIPLY_ADDS
-    return _raw.dot if small and (out is None or out.flags.c_contiguous) else np.matmul
-
-
-class Sweep:
-    """The Ψ recursion of one network over one forward cache, its arrays bound once.
-
-    ``grad_W``: arrays shaped like ``net.weights`` (C-contiguous) that receive
-    ``∂E/∂W_l``; ``l2`` and ``scale`` as in :func:`backward`. Built once per batch size
-    by the training step (and once per call by :func:`backward`); :meth:`run` is the
-    sweep itself, from ``Ψ_{L-1}`` (already in ``cache.psi[L-1]``) back to layer 0.
-    """
-
-    def __init__(
-        self,
-        net: Network,
-        cache: Any,
-        grad_W: Sequence[Array],
-        l2: float = 0.0,
-        scale: float = 1.0,
-    ) -> None:
-        W, f = net.weights, net.activations
-        X_bar, z, a, psi = cache.X_bar, cache.z, cache.a, cache.psi
-        N, sizes = cache.n_samples, net.sizes
-        self.upper = [  # layers L-1 … 1: a gradient, then Ψ one layer down
-            (
-                l,
-                product(sizes[l + 1], N, sizes[l] + 1, grad_W[l]),  # for Ψ_lᵀ X̄_l
-                psi[l].T,
-                X_bar[l],
-                grad_W[l],
-                product(N, sizes[l + 1], sizes[l]),  # for Ψ_l W_l[:, :-1]
-                psi[l],
-                W[l][:, :-1],  # the bias column dropped: no neuron of layer l feeds the 1
-                psi[l - 1],
-                f[l - 1].backward_move(psi[l - 1], z[l - 1], a[l - 1]),
-            )
-            for l in reversed(range(1, net.n_layers))
-        ]
-        self.first = (product(sizes[1], N, sizes[0] + 1, grad_W[0]), psi[0].T, grad_W[0])
-        self.W, self.grad_W, self.l2, self.scale = W, grad_W, l2, scale
-
-    def run(self, X_bar_0: Array) -> float:
-        """Fill every ``∂E/∂W_l`` and ``Ψ_l`` for l < L-1; returns the L2 penalty (0 without).
-
-        ``X_bar_0``: ``X̄_0``, ndarray of shape (N, n_0 + 1), the batch the forward pass ran.
-        """
-        l = -1
-        try:
-            for (
-                l,  # noqa: B007 (named in errors)
-                grad_product,
-                psi_T,
-                X_bar_l,
-                grad_l,
-                psi_product,
-                psi_l,
-                W_l,
-                psi_down,
-                f_prime,
-            ) in self.upper:
-                grad_product(psi_T, X_bar_l, grad_l)  # ∂E/∂W_l = Ψ_lᵀ X̄_l   (n_{l+1}, n_l + 1)
-                psi_product(psi_l, W_l, psi_down)  # Ψ_l W_l[:, :-1]          (N, n_l)
-                f_prime()  # Ψ_{l-1} = (Ψ_l W_l[:, :-1]) ⊙ f'_{l-1}(z_{l-1}), in place
-            grad_product, psi_T, grad_0 = self.first
-            grad_product(psi_T, X_bar_0, grad_0)  # ∂E/∂W_0 = Ψ_0ᵀ X̄_0
-        except Exception as exc:
-            annotate(exc, f"backprop, layer {l - 1}")
-            raise
-        if self.l2:
-            return add_l2(self.W, self.grad_W, self.l2, self.scale)
-        return 0.0
-
-
-def output_psi(
-    loss: Loss, f_out: Any, z: Array, y_hat: Array, Y: Array, out: Array, scale: float = 1.0
-) -> float:
-    """Write ``Ψ_{L-1}`` (ndarray of shape (N, n_L)), times ``scale``, into ``out``; return E.
-
-    For the fused pairs (sigmoid + binary cross-entropy, softmax + categorical
-    cross-entropy) ``Ψ_{L-1} = (ŷ − Y)/N`` and E comes from z (log-sigmoid,
-    log-sum-exp), so both stay finite when ŷ rounds to 0 or 1. Otherwise
-    ``Ψ_{L-1} = ∂E/∂ŷ ⊙ f'(z)`` (for softmax, its Jacobian-vector product).
-    """
-    try:
-        if loss.fuses_with(f_out):
-            np.subtract(y_hat, Y, out=out)  # ŷ − Y
-            out *= scale / len(Y)  # Ψ_{L-1} = (ŷ − Y) / N  (times scale)
-            return loss_float(loss.value_from_z(z, Y), loss, "value_from_z")
-        E, g = loss.value_and_gradient(y_hat, Y, out=out, scale=scale)  # ∂E/∂ŷ
-        if g is not out:  # a custom loss that returned a new array
-            adopt(g, out, loss, "value_and_gradient")
-        psi = f_out.backward(out, z, y_hat, out=out)  # ⊙ f'(z)
-        if psi is not out:
-            adopt(psi, out, f_out, "backward")
-        return loss_float(E, loss, "value_and_gradient")
-    except Exception as exc:
-        annotate(exc, "backprop, the output layer")
-        raise
-
-
-def weighted_output_psi(
-    loss: Loss, f_out: Any, z: Array, y_hat: Array, Y: Array, out: Array, scale: float, r: Array
-) -> float:
-    """:func:`output_psi` with relative sample weights ``r``, ndarray of shape (N,).
-
-    E = (1/N) Σ_n r_n ℓ_n, and row n of ∂E/∂ŷ is r_n times its unweighted value; for the
-    fused pairs ``Ψ_{L-1} = r ⊙ (ŷ − Y)/N``, which is ``s ⊙ (ŷ − Y)/Σ s`` for ``r = s·N/Σ s``.
-    """
-    try:
-        E = weighted_loss(loss, f_out, z, y_hat, Y, r)
-        if loss.fuses_with(f_out):
-            np.subtract(y_hat, Y, out=out)  # ŷ − Y
-            out *= r[:, None]  # r ⊙ (ŷ − Y)
-            out *= scale / len(Y)  # Ψ_{L-1} = r ⊙ (ŷ − Y) / N = s ⊙ (ŷ − Y) / Σ s
-            return E
-        g = loss.gradient(y_hat, Y, out=out)  # ∂E/∂ŷ unweighted: row n is ∂ℓ_n/∂ŷ_n / N
-        if g is not out:
-            adopt(g, out, loss, "gradient")
-        out *= r[:, None]  # row n times r_n
-        if scale != 1.0:
-            out *= scale
-        psi = f_out.backward(out, z, y_hat, out=out)  # ⊙ f'(z)
-        if psi is not out:
-            adopt(psi, out, f_out, "backward")
-        return E
-    except Exception as exc:
-        annotate(exc, "backprop, the output layer")
-        raise
-
-
-def check_weighted_loss(loss: Loss, f_out: Any) -> None:
+def check_weighted_loss(loss: Loss, f_out: Activation) -> None:
     """TypeError unless ``loss`` can weigh samples: it gives each sample's loss ℓ_n."""
-    fused = loss.fuses_with(f_out)
-    method = "sample_losses_from_z" if fused else "sample_losses"
+    method = "sample_losses_from_z" if fused_pair(loss, f_out) else "sample_losses"
     if getattr(type(loss), method) is getattr(Loss, method):
         raise TypeError(
             f"sample_weight needs each sample's loss: {type(loss).__name__} must implement "
@@ -326,47 +242,14 @@ def check_weighted_loss(loss: Loss, f_out: Any) -> None:
         )
 
 
-def weighted_loss(loss: Loss, f_out: Any, z: Array, y_hat: Array, Y: Array, r: Array) -> float:
-    """E = (1/N) Σ_n r_n ℓ_n from each sample's loss ℓ_n (stably from z for a fused pair)."""
-    fused = loss.fuses_with(f_out)
-    method = "sample_losses_from_z" if fused else "sample_losses"
-    ell = loss.sample_losses_from_z(z, Y) if fused else loss.sample_losses(y_hat, Y)
-    if type(ell) is not np.ndarray or ell.shape != (len(Y),):
-        ell = checked_array(ell, (len(Y),), loss, method)
-    return loss_float(float(np.dot(r, ell)) / len(Y), loss, method)
-
-
 def loss_value(
     net: Network, X: Array, Y: Array, loss: Loss, l2: float = 0.0, r: Array | None = None
 ) -> float:
-    """E for checked X (N, n_0) and Y (N, n_L), computed as backprop does but buffer-free.
-
-    ``r``: None or relative sample weights, ndarray of shape (N,) (see :func:`backward`).
-    """
-    y_hat, z = net._propagate(X)
-    fused = loss.fuses_with(net.activations[-1])
-    try:
-        if r is not None:
-            E = weighted_loss(loss, net.activations[-1], z, y_hat, Y, r)
-        else:
-            E = loss.value_from_z(z, Y) if fused else loss.value(y_hat, Y)
-            E = loss_float(E, loss, "value_from_z" if fused else "value")
-    except Exception as exc:
-        annotate(exc, "the loss")
-        raise
-    if l2:
-        E += l2 / 2 * sum(float(np.vdot(W[:, :-1], W[:, :-1])) for W in net.weights)
-    return E
-
-
-def add_l2(W: Sequence[Array], grad_W: Sequence[Array], l2: float, scale: float = 1.0) -> float:
-    """Add ``scale·λ W_l[:, :-1]`` to each gradient (never the bias); return ``λ/2 Σ‖W‖²``."""
-    penalty = 0.0
-    for W_l, g_l in zip(W, grad_W, strict=True):
-        weights = W_l[:, :-1]
-        penalty += float(np.vdot(weights, weights))
-        g_l[:, :-1] += (scale * l2) * weights
-    return l2 / 2 * penalty
+    """E for checked X (N, n_0) and Y (N, n_L), as :func:`backward` computes it, without
+    touching ``net.cache``. ``r``: None or relative sample weights, ndarray of shape (N,)."""
+    cache = net._forward(X)
+    E = output_loss(loss, net.activations[-1], cache.z[-1], cache.y_hat, Y, r)
+    return E + l2_penalty(net.weights, l2) if l2 else E
 
 
 @dataclass
@@ -552,11 +435,11 @@ def _check_l2(l2: Any) -> float:
     return value
 
 
-def _gradient_arrays(net: Network, out: Sequence[Array] | None) -> list[Array]:
+def _gradient_arrays(net: Network, out: Sequence[Array] | None) -> list[Array] | None:
     """``out`` checked: one writeable array per layer, shaped like ``W_l``, sharing no
     memory with the weights or with each other (the gradients would overwrite them)."""
     if out is None:
-        return [np.empty_like(W) for W in net.weights]
+        return None
     if isinstance(out, np.ndarray) or not isinstance(out, Sequence):
         raise TypeError(f"out must be a list of ndarrays or None, got {type(out).__name__}")
     if len(out) != net.n_layers:

@@ -56,11 +56,11 @@ from typing import Any
 import numpy as np
 
 from . import losses as _losses
-from ._checks import as_batch, as_targets, check_float, check_int, check_network
+from ._checks import as_batch, as_targets, check_float, check_int
 from .activations import ELU, LeakyReLU, ReLU
 from .backprop import _check_l2, gradients, loss_value
 from .losses import Loss
-from .network import Network
+from .network import Network, check_network
 
 Array = np.ndarray
 

@@ -65,20 +65,12 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from . import activations as _activations
-from ._checks import check_bool, check_network
+from ._checks import check_bool
 from .activations import Activation
-from .io import (
-    HEADER_LIMIT,
-    FormatError,
-    _atomic_write,
-    _bounded_int,
-    _finite_float,
-    _open_regular,
-    _refuse_constant,
-    _short,
-    decode_json_object,
-)
-from .network import Network
+from .io import HEADER_LIMIT, FormatError, decode_json_object
+from .io._archive import _bounded_int, _finite_float, _open_regular, _refuse_constant, _short
+from .io._atomic import _atomic_write
+from .network import Network, check_network
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -12,17 +12,19 @@ loss                          E                                            ∂E/
 
 Two losses have a *fused* partner activation: with a sigmoid output, binary
 cross-entropy gives ``Ψ_{L-1} = (ŷ − Y)/N``; with a softmax output, categorical
-cross-entropy gives the same. For those pairs :meth:`Loss.value_from_z` computes E from
-the weighted sums ``z`` with log-sigmoid / log-sum-exp, so it stays finite even when
-``ŷ`` rounds to exactly 0 or 1. Unfused, the logarithms are taken of ``ŷ`` clipped to
-the smallest positive float, so E stays finite there too (but is less accurate).
+cross-entropy gives the same (:func:`fused_pair`: the built-in loss and the built-in
+activation, exactly; a subclass that changes either's math runs its own). For those
+pairs :meth:`Loss.value_from_z` computes E from the weighted sums ``z`` with
+log-sigmoid / log-sum-exp, so it stays finite even when ``ŷ`` rounds to exactly 0 or
+1. Unfused, the logarithms are taken of ``ŷ`` clipped to the smallest positive float,
+so E stays finite there too (but is less accurate).
 
 Defining your own loss
 ----------------------
 Subclass :class:`Loss`, set ``name`` and implement ``value(y_hat, Y)`` (E, one float)
-and ``gradient(y_hat, Y, out=None)`` (∂E/∂ŷ, shaped like ``y_hat``, the 1/N included).
-As for activations, ``gradient`` may ignore ``out`` and return a new array; psinet
-uses what it returns. Writing into ``out`` and returning it only saves a copy.
+and ``gradient(y_hat, Y)`` (∂E/∂ŷ, a new array shaped like ``y_hat``, the 1/N
+included); for ``sample_weight`` also ``sample_losses(y_hat, Y)`` (each sample's ℓ_n).
+That is the whole protocol: psinet calls these methods and nothing else of yours.
 
 >>> import numpy as np
 >>> y_hat, Y = np.array([[0.5, 1.0]]), np.array([[1.0, 1.0]])
@@ -36,13 +38,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ._contract import adopt, check_signatures, checked_array, loss_float, register_class
-from .activations import Activation, row_max, row_sum
+from ._contract import Part, check_signatures, exactly, register_class
+from .activations import Activation, Sigmoid, Softmax, row_max, row_sum
 
 Array = np.ndarray
 
 
-class Loss:
+class Loss(Part):
     """Base class of losses; see the module docstring for the formulas.
 
     Attributes
@@ -50,11 +52,14 @@ class Loss:
     name : str
         The name :func:`get` knows it by.
     fused_activation : str or None
-        The output activation whose pairing with this loss gives ``Ψ_{L-1} = (ŷ − Y)/N``.
+        The output activation whose pairing with this loss gives ``Ψ_{L-1} = (ŷ − Y)/N``
+        (documentation: only the built-in pairs are fused, see :func:`fused_pair`).
     """
 
     name: str = "loss"
     fused_activation: str | None = None
+    protocol = ("value", "gradient", "value_from_z", "sample_losses", "sample_losses_from_z")
+    """The methods psinet's math runs through (see :func:`psinet._contract.exactly`)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Refuse, when the class is defined, a method psinet could not call."""
@@ -63,8 +68,7 @@ class Loss:
             cls,
             {
                 "value": (("y_hat", "Y"), ()),
-                "gradient": (("y_hat", "Y"), ("out",)),
-                "value_and_gradient": (("y_hat", "Y"), ("out", "scale")),
+                "gradient": (("y_hat", "Y"), ()),
                 "sample_losses": (("y_hat", "Y"), ()),
             },
         )
@@ -73,26 +77,9 @@ class Loss:
         """E, a float, for ŷ and Y each an ndarray of shape (N, n_out)."""
         raise NotImplementedError
 
-    def gradient(self, y_hat: Array, Y: Array, out: Array | None = None) -> Array:
-        """∂E/∂ŷ: ndarray of shape (N, n_out) (the 1/N of the mean included).
-
-        Return a new array, or write into ``out`` (when given) and return ``out``.
-        """
+    def gradient(self, y_hat: Array, Y: Array) -> Array:
+        """∂E/∂ŷ: a new ndarray of shape (N, n_out) (the 1/N of the mean included)."""
         raise NotImplementedError
-
-    def value_and_gradient(
-        self, y_hat: Array, Y: Array, out: Array | None = None, scale: float = 1.0
-    ) -> tuple[float, Array]:
-        """E and ``scale·∂E/∂ŷ`` (into ``out``) in one go; the same as calling both."""
-        E = loss_float(self.value(y_hat, Y), self, "value")
-        grad = self.gradient(y_hat, Y, out=out)
-        if out is not None:
-            grad = adopt(grad, out, self, "gradient")  # a gradient that ignored out=
-        else:
-            grad = np.array(checked_array(grad, y_hat.shape, self, "gradient"), dtype=y_hat.dtype)
-        if scale != 1.0:
-            grad *= scale
-        return E, grad
 
     def value_from_z(self, z: Array, Y: Array) -> float:
         """E computed stably from the output layer's weighted sums ``z``, shape (N, n_out).
@@ -117,8 +104,8 @@ class Loss:
         raise NotImplementedError(f"{self.name} has no fused output activation")
 
     def fuses_with(self, activation: Activation) -> bool:
-        """True when ``activation`` is this loss's fused partner (Ψ_{L-1} = (ŷ − Y)/N)."""
-        return self.fused_activation is not None and activation.name == self.fused_activation
+        """True when this loss and ``activation`` are a fused pair (:func:`fused_pair`)."""
+        return fused_pair(self, activation)
 
     def check_targets(self, Y: Array) -> None:
         """Raise ValueError when Y, ndarray of shape (N, n_out), is outside the loss's domain."""
@@ -140,18 +127,8 @@ class MeanSquaredError(Loss):
         r = y_hat - Y
         return float(np.vdot(r, r)) / (2 * len(Y))
 
-    def gradient(self, y_hat: Array, Y: Array, out: Array | None = None) -> Array:
-        out = np.subtract(y_hat, Y, out=out)
-        out /= len(Y)
-        return out
-
-    def value_and_gradient(
-        self, y_hat: Array, Y: Array, out: Array | None = None, scale: float = 1.0
-    ) -> tuple[float, Array]:
-        r = np.subtract(y_hat, Y, out=out)  # the residual ŷ − Y, computed once
-        E = float(np.vdot(r, r)) / (2 * len(Y))
-        r *= scale / len(Y)
-        return E, r
+    def gradient(self, y_hat: Array, Y: Array) -> Array:
+        return (y_hat - Y) / len(Y)
 
     def sample_losses(self, y_hat: Array, Y: Array) -> Array:
         r = y_hat - Y
@@ -183,12 +160,9 @@ class BinaryCrossEntropy(Loss):
         log_q = np.log(np.maximum(1 - y_hat, tiny))
         return -float(np.vdot(Y, log_p) + np.vdot(1 - Y, log_q)) / len(Y)
 
-    def gradient(self, y_hat: Array, Y: Array, out: Array | None = None) -> Array:
+    def gradient(self, y_hat: Array, Y: Array) -> Array:
         tiny = np.finfo(y_hat.dtype).tiny
-        denom = np.maximum(y_hat * (1 - y_hat), tiny) * len(Y)
-        out = np.subtract(y_hat, Y, out=out)
-        out /= denom
-        return out
+        return (y_hat - Y) / (np.maximum(y_hat * (1 - y_hat), tiny) * len(Y))
 
     def value_from_z(self, z: Array, Y: Array) -> float:
         # −log σ(z) = log(1 + e^(−z)) and −log(1 − σ(z)) = log(1 + e^z), both by logaddexp.
@@ -223,11 +197,9 @@ class CategoricalCrossEntropy(Loss):
         tiny = np.finfo(y_hat.dtype).tiny
         return -float(np.vdot(Y, np.log(np.maximum(y_hat, tiny)))) / len(Y)
 
-    def gradient(self, y_hat: Array, Y: Array, out: Array | None = None) -> Array:
+    def gradient(self, y_hat: Array, Y: Array) -> Array:
         tiny = np.finfo(y_hat.dtype).tiny
-        out = np.divide(Y, np.maximum(y_hat, tiny), out=out)
-        out *= -1 / len(Y)
-        return out
+        return Y / np.maximum(y_hat, tiny) * (-1 / len(Y))
 
     def value_from_z(self, z: Array, Y: Array) -> float:
         # −Σ_k y_k log ŷ_k = Σ_k y_k (lse − z_k)
@@ -260,6 +232,16 @@ def log_sum_exp(z: Array) -> Array:
     e = np.subtract(z, z_max)
     np.exp(e, out=e)  # e^(z − max z)
     return z_max + np.log(row_sum(e))
+
+
+def fused_pair(loss: Loss, f_out: Activation) -> bool:
+    """Whether ``(loss, f_out)`` is built-in binary cross-entropy + sigmoid or categorical
+    cross-entropy + softmax, exactly (:func:`psinet._contract.exactly`): only for these is
+    ``Ψ_{L-1} = ∂E/∂ŷ ⊙ f'(z) = (ŷ − Y)/N`` and E computed from z. A subclass that
+    replaces any of their methods runs its own ``gradient`` and ``backward`` instead."""
+    return (exactly(loss, BinaryCrossEntropy) and exactly(f_out, Sigmoid)) or (
+        exactly(loss, CategoricalCrossEntropy) and exactly(f_out, Softmax)
+    )
 
 
 LOSSES: dict[str, type[Loss]] = {

@@ -30,7 +30,7 @@ import numpy as np
 from . import _raw
 from . import activations as _activations
 from ._checks import as_batch, as_float_array, check_seed, refuse_overflow, shown
-from ._contract import annotate, checked_array
+from ._contract import annotate
 from .activations import Activation
 
 if TYPE_CHECKING:
@@ -42,31 +42,6 @@ Array = np.ndarray
 ActivationSpec = str | Activation | dict[str, Any]
 
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
-_MAX_CACHED_BATCH_SIZES = 4
-# In float32, OpenBLAS computes a wide layer's z_l faster as z_lᵀ = W_l X̄_lᵀ: the product
-# alone takes 0.72× the time for 6566 → 256 (batch 32), 0.93× for 785 → 256, 1.55× for
-# 257 → 10. Through fit (the elementwise work then reads z_l transposed) it paid for
-# 6566 → 256 (0.88× per step) and not for 785 → 256 (1.10×); in float64 it did not pay.
-_TRANSPOSED_MIN_FAN_IN, _TRANSPOSED_MIN_WIDTH = 2048, 64
-
-
-def _transposed(dtype: np.dtype[Any], n_in: int, n_out: int) -> bool:
-    """Whether the cache holds z_l as the transpose of a (n_out, N) product."""
-    return dtype == np.float32 and n_in >= _TRANSPOSED_MIN_FAN_IN and n_out >= _TRANSPOSED_MIN_WIDTH
-
-
-class _TransposedProduct:
-    """``z_lᵀ = W_l X̄_lᵀ`` into ``z_T`` (n_{l+1}, N), called like the row-major product
-    ``product(X̄_l, W_lᵀ, z_l)`` it stands in for (``z_l`` is ``z_T``'s transpose)."""
-
-    def __init__(self, W: Array, z_T: Array) -> None:
-        from .backprop import product
-
-        self.W, self.z_T = W, z_T
-        self.product = product(z_T.shape[0], W.shape[1], z_T.shape[1], z_T)
-
-    def __call__(self, X_bar: Array, W_T: Array, z: Array) -> None:
-        self.product(self.W, X_bar.T, self.z_T)
 
 
 @dataclass
@@ -78,66 +53,28 @@ class ForwardCache:
     * ``X_bar[l]``: ``X̄_l``, ndarray of shape (N, n_l + 1), the layer's input with a
       last column of ones;
     * ``z[l]``: ``z_l = X̄_l W_lᵀ``, ndarray of shape (N, n_{l+1});
-    * ``a[l]``: ``X_{l+1} = f_l(z_l)``, ndarray of shape (N, n_{l+1}), contiguous (the
-      elementwise work runs at full speed there: 2–3× faster than in the strided
-      ``X_bar[l+1][:, :-1]`` on small layers) and copied into ``X_bar[l+1][:, :-1]``;
-      the last one is ``y_hat``;
-    * ``psi[l]``: ``Ψ_l = ∂E/∂z_l``, ndarray of shape (N, n_{l+1}), filled by
-      :func:`psinet.backprop.gradients` (zeros until then).
+    * ``a[l]``: ``X_{l+1} = f_l(z_l)``, ndarray of shape (N, n_{l+1}); the last one is
+      ``y_hat``;
+    * ``psi[l]``: ``Ψ_l = ∂E/∂z_l``, ndarray of shape (N, n_{l+1}), filled in by
+      :func:`psinet.backprop.backward` (an empty list until then).
 
     ``y_hat`` is the output ``ŷ = X_L = f_{L-1}(z_{L-1})``, ndarray of shape (N, n_L).
-
-    The arrays are buffers reused by the next forward pass of the same batch size, so
-    their values change when the network runs again; copy what you want to keep.
     """
 
     X_bar: list[Array]
     z: list[Array]
     a: list[Array]
-    psi: list[Array]
-    y_hat: Array
-    z_T: list[Array | None] = field(default_factory=list, repr=False)  # z_l as z_lᵀ's view
-    n_samples: int = field(init=False)
-    X_bar_0: Array = field(init=False, repr=False)  # this cache's own X̄_0 buffer
-    # the forward pass's moves, bound by Network._bind_forward: per layer (l, product,
-    # W_lᵀ, z_l, f_l bound to (z_l, a_l), a_l, X̄_{l+1}[:, :-1] and X̄_{l+1} (None for l = L-1))
-    moves: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
+    psi: list[Array] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.n_samples = self.y_hat.shape[0]
-        self.X_bar_0 = self.X_bar[0]
+    @property
+    def y_hat(self) -> Array:
+        """``ŷ = X_L``, ndarray of shape (N, n_L): the last layer's output."""
+        return self.a[-1]
 
-    @classmethod
-    def allocate(
-        cls,
-        sizes: Sequence[int],
-        n_samples: int,
-        dtype: np.dtype[Any],
-        transposed_out: bool = False,
-    ) -> ForwardCache:
-        """Buffers for a batch of ``n_samples``; every ``X̄_l`` gets its ones column here, once.
-
-        ``transposed_out``: keep ``z_{L-1}`` as the transpose of an (n_L, N) array (a
-        softmax output: its row maxima and sums then run along contiguous memory).
-        """
-        X_bar = [np.empty((n_samples, n + 1), dtype=dtype) for n in sizes[:-1]]
-        for X_bar_l in X_bar:
-            X_bar_l[:, -1] = 1  # the bias "input", written once and never overwritten
-        last = len(sizes) - 2
-        z_T = [
-            np.empty((n, n_samples), dtype=dtype)
-            if _transposed(dtype, n_in, n) or (transposed_out and l == last)
-            else None
-            for l, (n_in, n) in enumerate(pairwise(sizes))
-        ]
-        z = [
-            np.empty((n_samples, n), dtype=dtype) if zt is None else zt.T
-            for n, zt in zip(sizes[1:], z_T, strict=True)
-        ]
-        psi = [np.zeros((n_samples, n), dtype=dtype) for n in sizes[1:]]
-        y_hat = np.empty((n_samples, sizes[-1]), dtype=dtype)
-        a = [np.empty((n_samples, n), dtype=dtype) for n in sizes[1:-1]] + [y_hat]
-        return cls(X_bar=X_bar, z=z, a=a, psi=psi, y_hat=y_hat, z_T=z_T)
+    @property
+    def n_samples(self) -> int:
+        """N, the number of samples in the batch."""
+        return int(self.z[0].shape[0])
 
 
 class Weights(Sequence[Array]):
@@ -226,12 +163,11 @@ class Network:
         for l, W in enumerate(self._weights._arrays):
             self._init_weight(l, rng, W)
         self.cache: ForwardCache | None = None
-        self._buffers: dict[int, ForwardCache] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle the weights, not the buffers: their bound moves are rebuilt on use."""
+        """Pickle the weights, not the cache of the last forward pass."""
         state = self.__dict__.copy()
-        state["_buffers"], state["cache"] = {}, None
+        state["cache"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -307,79 +243,29 @@ class Network:
         """
         X, single = as_batch(X, "X", self.n_inputs, self.dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
-            y_hat = self._forward(X).copy()
-        refuse_overflow(bool(np.isfinite(y_hat).all()), "the outputs", X, self.dtype)
+            cache = self._forward(X)
+        refuse_overflow(bool(np.isfinite(cache.y_hat).all()), "the outputs", X, self.dtype)
+        self.cache = cache
+        y_hat = cache.y_hat.copy()
         return y_hat[0] if single else y_hat
 
-    def _forward(self, X: Array) -> Array:
-        """Forward phase into the reusable buffers; X is a checked (N, n_0) array."""
-        cache = self._buffers_for(X.shape[0])
-        cache.X_bar_0[:, :-1] = X  # X̄_0 = [X_0, 1]
-        return self._forward_bar(cache.X_bar_0, cache)
-
-    def _forward_bar(
-        self,
-        X_bar_0: Array,
-        cache: ForwardCache | None = None,
-        moves: Sequence[tuple[Any, ...]] | None = None,
-    ) -> Array:
-        """Forward phase from an ``X̄_0`` (N, n_0 + 1) that already ends in a ones column.
-
-        The training loop augments its data once per epoch and passes batches of it here,
-        so no step copies its inputs. Each layer's product and activation are bound to
-        the cache's arrays once (``cache.moves``, see :meth:`_bind_forward`); ``moves``
-        replaces them (a training step whose start computes ``ŷ`` itself passes moves
-        whose last activation does nothing).
-        """
-        if cache is None:
-            cache = self._buffers_for(X_bar_0.shape[0])
-        cache.X_bar[0] = X_bar_0
-        X_bar_l, l, copyto = X_bar_0, 0, _raw.copyto
+    def _forward(self, X: Array) -> ForwardCache:
+        """The forward phase on a checked X (N, n_0), as the derivation writes it."""
+        X_bar: list[Array] = []  # X̄_l, z_l and X_{l+1} = f_l(z_l) of every layer l
+        z: list[Array] = []
+        a: list[Array] = []
+        ones = np.ones((len(X), 1), dtype=self.dtype)  # the bias "input" of every sample
+        l = 0
         try:
-            for l, z_product, W_T, z_l, f_l, a_l, X_next, X_bar_next in moves or cache.moves:  # noqa: B007
-                z_product(X_bar_l, W_T, z_l)  # z_l = X̄_l W_lᵀ              (N, n_{l+1})
-                f_l()  # a_l = X_{l+1} = f_l(z_l)                           (N, n_{l+1})
-                if X_bar_next is not None:
-                    copyto(X_next, a_l)  # X̄_{l+1} = [X_{l+1}, 1]        (N, n_{l+1} + 1)
-                X_bar_l = X_bar_next
+            for l, (W_l, f_l) in enumerate(zip(self.weights, self.activations, strict=True)):
+                X_l = X if l == 0 else a[l - 1]  # the data, or the layer below's output
+                X_bar.append(np.hstack([X_l, ones]))  # X̄_l = [X_l, 1]    (N, n_l + 1)
+                z.append(X_bar[l] @ W_l.T)  # z_l = X̄_l W_lᵀ               (N, n_{l+1})
+                a.append(f_l(z[l]))  # X_{l+1} = f_l(z_l)                  (N, n_{l+1})
         except Exception as exc:
-            annotate(exc, f"the forward pass, layer {l}")
+            annotate(exc, f"the forward pass, layer {l}")  # which part raised, and where
             raise
-        self.cache = cache
-        return cache.y_hat
-
-    def _bind_forward(self, cache: ForwardCache) -> None:
-        """Bind each layer's forward moves to ``cache``'s arrays (the weights are the
-        network's own arrays for its whole life, so the views stay valid)."""
-        from .backprop import product
-
-        N = cache.n_samples
-        cache.moves = []
-        for l, (W, f) in enumerate(zip(self._weights, self.activations, strict=True)):
-            z_product, W_T = product(N, W.shape[1], W.shape[0]), W.T
-            z_T = cache.z_T[l]
-            if z_T is not None:  # the same z_l, written as z_lᵀ = W_l X̄_lᵀ (see _transposed)
-                z_product = _TransposedProduct(W, z_T)
-            X_bar_next = cache.X_bar[l + 1] if l + 1 < self.n_layers else None
-            X_next = None if X_bar_next is None else X_bar_next[:, :-1]
-            move = f.forward_move(cache.z[l], cache.a[l])
-            cache.moves.append(
-                (l, z_product, W_T, cache.z[l], move, cache.a[l], X_next, X_bar_next)
-            )
-
-    def _buffers_for(self, n_samples: int) -> ForwardCache:
-        cache = self._buffers.pop(n_samples, None)
-        if cache is None:
-            f_out = self.activations[-1]  # a built-in softmax reduces along contiguous z_{L-1}
-            softmax = isinstance(f_out, _activations.Softmax) and f_out._own(
-                _activations.Softmax, "value"
-            )
-            cache = ForwardCache.allocate(self.sizes, n_samples, self.dtype, softmax)
-            self._bind_forward(cache)
-            if len(self._buffers) >= _MAX_CACHED_BATCH_SIZES:
-                self._buffers.pop(next(iter(self._buffers)))  # forget the least recently used
-        self._buffers[n_samples] = cache  # most recently used last
-        return cache
+        return ForwardCache(X_bar, z, a)
 
     def predict(self, X: Any) -> Array:
         """The output ``ŷ`` for ``X`` without touching :attr:`cache`.
@@ -389,25 +275,9 @@ class Network:
         """
         X, single = as_batch(X, "X", self.n_inputs, self.dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
-            y_hat = self._propagate(X)[0]
+            y_hat = self._forward(X).y_hat
         refuse_overflow(bool(np.isfinite(y_hat).all()), "the outputs", X, self.dtype)
         return y_hat[0] if single else y_hat
-
-    def _propagate(self, X: Array) -> tuple[Array, Array]:
-        """Buffer-free forward phase: ``(ŷ, z_{L-1})`` for a checked (N, n_0) array."""
-        a, z = X, X
-        try:
-            for W, f in zip(self._weights, self.activations, strict=True):
-                X_bar = np.empty((a.shape[0], a.shape[1] + 1), dtype=self.dtype)
-                X_bar[:, :-1], X_bar[:, -1] = a, 1  # X̄_l = [X_l, 1]
-                z = X_bar @ W.T  # z_l = X̄_l W_lᵀ, the same product as in forward
-                a = f.value(z)
-                if type(a) is not np.ndarray or a.shape != z.shape or a.dtype != self.dtype:
-                    a = np.array(checked_array(a, z.shape, f, "value"), dtype=self.dtype)
-        except Exception as exc:
-            annotate(exc, "the forward pass (buffer-free, as in predict)")
-            raise
-        return a, z
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -575,3 +445,10 @@ def _check_dtype(dtype: Any) -> np.dtype[Any]:
             f"dtype must be numpy.float64 or numpy.float32, got {dt.name} ({dt.str!r})"
         )
     return np.dtype(native.type)  # the canonical native dtype object
+
+
+def check_network(net: Any, name: str = "net") -> Network:
+    """Return ``net`` if it is a :class:`Network`, else raise TypeError."""
+    if not isinstance(net, Network):
+        raise TypeError(f"{name} must be a psinet.Network, got {type(net).__name__}")
+    return net

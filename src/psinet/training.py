@@ -23,12 +23,10 @@ returns a :class:`History`. ``Network.fit`` is the same function as a method.
 from __future__ import annotations
 
 import math
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ClassVar, TextIO, cast
+from typing import Any, TextIO, cast
 
 import numpy as np
 
@@ -36,32 +34,23 @@ from . import _raw
 from . import losses as _losses
 from . import optimizers as _optimizers
 from ._checks import (
+    DivergenceError,
     as_batch,
     as_sample_weight,
     as_targets,
     check_bool,
     check_float,
     check_int,
-    check_network,
     check_seed,
-    refuse_masked,
     refuse_non_finite,
     refuse_overflow,
 )
-from ._contract import loss_float
-from .activations import Sigmoid, _nothing
-from .backprop import (
-    Sweep,
-    _check_l2,
-    _frobenius_norm,
-    check_weighted_loss,
-    loss_value,
-    output_psi,
-    weighted_loss,
-    weighted_output_psi,
-)
+from ._interrupt import DeferredInterrupt
+from .backprop import _check_l2, backward, check_weighted_loss, loss_value
+from .engine import Engine
 from .losses import Loss
-from .network import ForwardCache, Network
+from .metrics import accuracy, weighted_correct
+from .network import Network, check_network
 from .optimizers import Optimizer
 from .preprocessing import _stratified_test_indices
 
@@ -69,10 +58,6 @@ Array = np.ndarray
 Record = dict[str, Any]
 
 CLASSIFICATION_LOSSES = ("binary_crossentropy", "categorical_crossentropy")
-
-
-class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss, gradient or update; the step was not applied."""
 
 
 class StopTraining(Exception):
@@ -254,39 +239,6 @@ class EarlyStopping(Callback):
             net.weights = self._best_weights
 
 
-def accuracy(y_hat: Any, Y: Any, *, multilabel: bool = False) -> float:
-    """The fraction of correct predictions.
-
-    ``y_hat``: ndarray of shape (N, k), the network's output. ``Y``: one-hot (or
-    probability) targets of shape (N, k), or integer labels of shape (N,). One output
-    (k = 1) is a binary classifier: the class is ``ŷ > 0.5``. With k > 1 the class is
-    the argmax, unless ``multilabel`` (k independent binary outputs: the mean over all
-    N·k thresholded outputs).
-
-    >>> accuracy(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([0, 0]))
-    0.5
-    """
-    refuse_masked(y_hat, "y_hat")
-    refuse_masked(Y, "Y")
-    multilabel = check_bool(multilabel, "multilabel")
-    y_hat, Y = np.asarray(y_hat), np.asarray(Y)
-    if y_hat.ndim == 1:
-        y_hat = y_hat[:, None]
-    if y_hat.ndim != 2 or len(Y) != len(y_hat):
-        raise ValueError(
-            f"y_hat must have shape (N, k) and Y N rows, got {y_hat.shape} and {Y.shape}"
-        )
-    k = y_hat.shape[1]
-    if Y.ndim == 1 and k > 1:  # integer labels
-        return float(np.mean(y_hat.argmax(axis=1) == Y))
-    Y = Y.reshape(len(Y), -1)
-    if Y.shape != y_hat.shape:
-        raise ValueError(f"Y must have shape {y_hat.shape} or ({len(y_hat)},), got {Y.shape}")
-    if k == 1 or multilabel:
-        return float(np.mean((y_hat > 0.5) == (Y > 0.5)))
-    return float(np.mean(y_hat.argmax(axis=1) == Y.argmax(axis=1)))
-
-
 def evaluate(
     net: Network,
     X: Any,
@@ -324,541 +276,78 @@ def _evaluate(
 ) -> dict[str, float]:
     result = {"loss": loss_value(net, X, Y, loss, l2, r)}
     if loss.name in CLASSIFICATION_LOSSES:
-        y_hat = net._propagate(X)[0]
+        y_hat = net._forward(X).y_hat
         multilabel = loss.name == "binary_crossentropy"
         if r is None:
             result["accuracy"] = accuracy(y_hat, Y, multilabel=multilabel)
         else:
-            result["accuracy"] = _weighted_correct(y_hat, Y, r, multilabel) / len(Y)
+            result["accuracy"] = weighted_correct(y_hat, Y, r, multilabel) / len(Y)
     return result
-
-
-def _weighted_correct(
-    y_hat: Array, Y: Array, r: Array | None, multilabel: bool, threshold: float = 0.5
-) -> float:
-    """Σ_n r_n c_n, c_n the fraction of sample n's outputs classified right (checked (N, k)).
-
-    ``r``: (N,) or None for ones. An output counts as class 1 above ``threshold`` (0.5 for
-    ŷ; 0 for the z of a sigmoid, since σ(z) > ½ exactly when z > 0).
-    """
-    k = y_hat.shape[1]
-    if k == 1 or multilabel:
-        hit = (y_hat > threshold) == (Y > 0.5)  # (N, k)
-        correct = hit[:, 0] if k == 1 else np.dot(hit, np.ones(k)) / k  # row means, fast
-    else:
-        correct = y_hat.argmax(axis=1) == Y.argmax(axis=1)
-    if r is None:
-        return float(np.count_nonzero(correct) if correct.dtype == bool else correct.sum())
-    return float(np.dot(r, correct))
 
 
 def train_step(
     net: Network,
-    X_b: Array,
-    Y_b: Array,
-    loss: Loss,
+    X: Any,
+    Y: Any,
+    loss: str | Loss,
     optimizer: Optimizer,
-    grads: Sequence[Array],
-    l2: float = 0.0,
     *,
-    X_bar_norm2: float | None = None,
-    sample_weight: Array | None = None,
+    l2: float = 0.0,
+    sample_weight: Any = None,
 ) -> float:
-    """One step of gradient descent on a checked batch; returns E before the update.
+    """One step of gradient descent on a batch, the textbook's four moves; returns E
+    before the update.
 
-    ``X_b``: ndarray of shape (B, n_0), or (B, n_0 + 1) already ending in a column of
-    ones (``X̄_0``: then nothing is copied); ``Y_b``: ndarray of shape (B, n_L); both in
-    ``net.dtype``. ``grads``: C-contiguous arrays shaped like ``net.weights``, reused
-    every step; they receive ``∂E/∂W_l`` (times η when plain SGD's η is folded in, see
-    below). ``X_bar_norm2``: an upper bound on ``‖X̄_0‖²`` for this batch (:func:`fit`
-    knows one for its whole data set); None computes it from ``X_b``.
-    ``sample_weight``: None or the batch's relative weights r, ndarray of shape (B,):
-    E = (1/B) Σ_n r_n ℓ_n.
+    ``X``: ndarray of shape (B, n_0); ``Y``: ndarray of shape (B, n_L). ``sample_weight``:
+    None or the batch's weights r_n, ndarray of shape (B,), taken as they are: E =
+    (1/B) Σ_n r_n ℓ_n (:func:`fit` passes ``r = s·N/Σ s`` of the whole training set).
+    Afterwards ``net.cache`` holds this batch's ``X̄_l``, ``z_l`` and ``Ψ_l = ∂E/∂z_l``.
 
-    No update is applied whose result would not be finite: when the loss, a Ψ, a
-    gradient, the update or the optimizer's state would be NaN or inf, this raises
-    :class:`DivergenceError` and the weights and the optimizer stay as they were.
-    The check costs a dot product or a few over batch-sized arrays: by Cauchy–Schwarz
-    each entry of ``∂E/∂W_l = Ψ_lᵀ X̄_l`` is at most ``‖Ψ_l‖ ‖X̄_l‖`` in size, and the
-    optimizer turns that bound into bounds on what it writes
-    (:meth:`psinet.optimizers.Optimizer.step_if_finite`). Afterwards ``net.cache.psi``
-    holds ``Ψ_l = ∂E/∂z_l``.
+    No update is applied whose result would not be finite: when the loss or a gradient
+    is NaN or inf, or the update would write one, this raises :class:`DivergenceError`
+    and the weights and the optimizer stay as they were.
 
-    This runs the very step :func:`fit` runs, :meth:`_StepPlan.step`, once.
+    >>> from psinet import Network, optimizers
+    >>> net = Network([2, 2, 1], "sigmoid", seed=0)
+    >>> X, Y = np.array([[0.0, 1.0]]), np.array([[1.0]])
+    >>> E_before = train_step(net, X, Y, "mse", optimizers.SGD(0.5))
+    >>> E_after = train_step(net, X, Y, "mse", optimizers.SGD(0.5))
+    >>> E_after < E_before
+    True
     """
+    net = check_network(net)
+    loss = _losses.get(loss)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a psinet Optimizer, got {type(optimizer).__name__}")
+    X, _ = as_batch(X, "X", net.n_inputs, net.dtype)
+    Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
+    loss.check_targets(Y)
+    l2 = _check_l2(l2)
+    r = None if sample_weight is None else _relative_weights(sample_weight, len(X), net.dtype)
+    if r is not None:
+        check_weighted_loss(loss, net.activations[-1])
     optimizer.bind_owner(net)  # one optimizer serves one network
-    B = X_b.shape[0]
-    plan = _StepPlan(net, B, loss, optimizer, grads, l2, X_bar_norm2, sample_weight is not None)
-    if X_b.shape[1] == net.sizes[0]:  # X̄_0 = [X_b, 1] in the cache's own buffer
-        plan.cache.X_bar_0[:, :-1] = X_b
-        X_b = plan.cache.X_bar_0
-    cache = plan.cache
-    E = math.nan
-
-    def loss_before_update(penalty: float) -> None:
-        nonlocal E
-        z, y_hat = cache.z[-1], cache.y_hat
-        E = _batch_loss(loss, net, z, y_hat, Y_b, sample_weight) + penalty
-        if not math.isfinite(E):
-            raise DivergenceError(f"the loss became {E}")
-
-    try:
-        plan.step(X_b, plan.targets(Y_b), sample_weight, loss_before_update)
-    finally:
-        plan.finish()
+    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite step is refused below
+        net.cache = net._forward(X)  # 1. forward: X̄_l, z_l, X_{l+1} = f_l(z_l)
+        grads, E = backward(net, Y, loss, l2=l2, sample_weight=r)  # 2.–3. Ψ and ∂E/∂W_l
+        if not (math.isfinite(E) and all(np.isfinite(g).all() for g in grads)):
+            raise DivergenceError(f"the loss or a gradient is not finite (E = {E})")
+        G = max(float(np.abs(g).max()) for g in grads)  # max |∂E/∂W_l|: the guard's bound
+        try:
+            optimizer.step_if_finite(list(net.weights), grads, G)  # 4. update, in place
+        except _optimizers.NonFiniteStep as exc:
+            raise DivergenceError(str(exc)) from None
     return E
 
 
-def _batch_loss(
-    loss: Loss, net: Network, z: Array, y_hat: Array, Y: Array, r: Array | None
-) -> float:
-    """E of ``net``'s output: from ``z`` (N, n_L) for a fused pair, else from ``y_hat``."""
-    f_out = net.activations[-1]
-    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite E is reported
-        if r is not None:
-            return weighted_loss(loss, f_out, z, y_hat, Y, r)
-        if loss.fuses_with(f_out):
-            return loss_float(loss.value_from_z(z, Y), loss, "value_from_z")
-        return loss_float(loss.value(y_hat, Y), loss, "value")
-
-
-class _StepPlan:
-    """The training step of one network at one batch size B, its arrays bound once.
-
-    Built by :func:`fit` the first time it meets a batch size (a last, smaller batch
-    gets its own plan), it holds what every step of that size reuses: the forward
-    cache (``X̄_l``, ``z_l``, ``X_{l+1}``, ``Ψ_l``) with each layer's moves bound to it,
-    the Ψ sweep (:class:`psinet.backprop.Sweep`), the gradient arrays, the start, the
-    guard and the optimizer's update. :meth:`step` is then nothing but the
-    derivation's four moves. Plain SGD's η is folded into Ψ (see :meth:`step`);
-    :meth:`finish` divides it out again, so that ``net.cache.psi`` holds ``Ψ_l =
-    ∂E/∂z_l`` whenever anyone can look (fit calls it before callbacks and on the way
-    out). :meth:`begin_epoch` rebinds what may change between epochs (η, the arrays
-    a callback may have touched).
-    """
-
-    def __init__(
-        self,
-        net: Network,
-        B: int,
-        loss: Loss,
-        optimizer: Optimizer,
-        grads: Sequence[Array],
-        l2: float,
-        X_bar_norm2: float | None,
-        weighted: bool = False,
-    ) -> None:
-        self.net, self.loss, self.optimizer, self.grads, self.l2 = net, loss, optimizer, grads, l2
-        self.cache = cache = net._buffers_for(B)
-        # σ + binary cross-entropy, unweighted: the start computes ŷ = σ(z) itself, so the
-        # forward pass skips the output activation (ŷ is written by finish())
-        self.sigmoid_start = _sigmoid_start(net, loss, weighted)
-        self.moves = list(cache.moves)
-        if self.sigmoid_start:
-            self.moves[-1] = (*self.moves[-1][:4], _nothing, *self.moves[-1][5:])
-        self.y_hat_stale = False
-        self.X_bar_norm2 = X_bar_norm2
-        self.weights = list(net.weights)  # the network's own arrays, for its whole life
-        self.eta: float | None = None  # the η folded into cache.psi, until finish()
-        self.sweep = Sweep(net, cache, grads, l2)
-        self.fused = loss.fuses_with(net.activations[-1])
-        self.psi_out, self.y_hat, self.z_out = cache.psi[-1], cache.y_hat, cache.z[-1]
-        self.c = np.zeros((), dtype=net.dtype)  # the start's factor η/B (1/B unfolded)
-        self.c_half = np.zeros((), dtype=net.dtype)  # η/(2B), for the sigmoid start
-        self.half = np.array(0.5, dtype=net.dtype)
-        self.flat_grads = _raw.flat_view(grads)
-        batch_size = sum(p.size for p in cache.psi) + sum(a.size for a in cache.a[:-1])
-        # ‖∂E/∂W‖ from the gradients themselves (one vdot) when they are not much bigger
-        # than the batch-sized arrays the Cauchy–Schwarz bound reads (measured: small,
-        # 2,410 weights, 12% faster by the gradients; medium, 2.0× its batch arrays, 2%
-        # faster by Cauchy–Schwarz)
-        self.bound_from_grads = self.flat_grads is not None and (
-            self.flat_grads.size <= 1.5 * batch_size + 4096
-        )
-        self.tiny = float(np.finfo(net.dtype).tiny)
-        self.kept = cache.z[-1] if self.fused else cache.y_hat  # what fit keeps of a step
-        self.interrupt = _DeferredInterrupt.active
-        self.update: Callable[[float], None]
-        self.deferred: _PendingFirstLayer | None = None  # set by defer_first_layer
-        self.begin_epoch()
-
-    def begin_epoch(self) -> None:
-        """Bind η (a schedule changes it per epoch) and the optimizer's update afresh."""
-        eta = self.eta = _folded_rate(self.optimizer)
-        scale = 1.0 if eta is None else eta
-        self.c[()] = scale / self.cache.n_samples
-        self.c_half[()] = scale / (2 * self.cache.n_samples)
-        self.scale = self.sweep.scale = scale
-        self.eta = eta
-        prescaled = eta is not None
-        if self.deferred is None:  # (an optimizer's own bind_step need not know `deferred`)
-            self.update = self.optimizer.bind_step(self.weights, self.grads, prescaled=prescaled)
-        else:
-            self.update = self.optimizer.bind_step(
-                self.weights, self.grads, prescaled=prescaled, deferred=self.deferred
-            )
-
-    def defer_first_layer(self, pending: _PendingFirstLayer) -> None:
-        """Let ``pending`` hold back the update of ``W_0`` (see :class:`_PendingFirstLayer`).
-
-        The step keeps its four moves; two of them are bound differently: the forward
-        product of layer 0 subtracts what is pending, ``z_0 = X̄_0 W_0ᵀ − (X̄_0 X̄_pendᵀ)
-        Ψ_pend``, and the sweep's ``∂E/∂W_0 = Ψ_0ᵀ X̄_0`` is kept as its two factors,
-        which the update pends. Both are this plan's own: the network's cache and its
-        forward pass are untouched.
-        """
-        self.deferred = pending
-        l, z_product, *rest = self.moves[0]  # layer 0's forward moves (Network._bind_forward)
-        self.moves[0] = (l, pending.forward_product(z_product), *rest)
-        _, psi_T, grad_0 = self.sweep.first
-        self.sweep.first = (pending.hold, psi_T, grad_0)
-        self.bound_from_grads = False  # grads[0] is not this step's: bound from Ψ and X̄
-        self.begin_epoch()
-
-    def step(
-        self,
-        X_bar_0: Array,
-        Y_b: Array,
-        r_b: Array | None = None,
-        before_update: Callable[[float], None] | None = None,
-    ) -> float:
-        """One step on ``X̄_0`` (B, n_0 + 1, ones column last) and ``Y_b`` (B, n_L).
-
-        ``Y_b``: the targets in the form :meth:`targets` gives them (Y itself, or
-        ``2Y − 1`` for the sigmoid start). ``r_b``: None or relative sample weights,
-        ndarray of shape (B,). Returns the L2
-        penalty ``λ/2 Σ‖W_l‖²`` of the weights before the update (0.0 without L2); the
-        loss itself is computed from the cached outputs (see :func:`fit`).
-        ``before_update(penalty)``, if given, runs between the sweep and the update.
-        Raises :class:`DivergenceError`, with nothing applied, when the step would
-        write NaN or inf.
-        """
-        # 1. forward, caching X̄_l and z_l
-        self.net._forward_bar(X_bar_0, self.cache, self.moves)
-        # 2. the start Ψ_{L-1} = ∂E/∂ŷ ⊙ f'_{L-1}(z_{L-1}). Plain SGD's η is folded into it
-        # (and so into every Ψ_l and ∂E/∂W_l), which makes the update one pass, w ← w − g.
-        self.start(Y_b, r_b)
-        # 3. the Ψ recursion back to layer 0: ∂E/∂W_l = Ψ_lᵀ X̄_l for every l
-        penalty = self.sweep.run(X_bar_0)
-        if before_update is not None:
-            before_update(penalty)
-        # 4. update, in place, never half-applied (a second Ctrl-C waits for its end)
-        G = self.gradient_bound()
-        interrupt = self.interrupt
-        try:
-            if interrupt is None:
-                self.update(G)
-            else:  # _whole(interrupt, self.update, G), written out: this is the hot path
-                interrupt.critical = True
-                try:
-                    self.update(G)
-                finally:
-                    interrupt.leave_critical()
-        except _optimizers.NonFiniteStep as exc:
-            raise DivergenceError(str(exc)) from None
-        return penalty
-
-    def start(self, Y_b: Array, r_b: Array | None) -> None:
-        """``Ψ_{L-1}`` (B, n_L) into ``cache.psi[-1]``, times η when η is folded in."""
-        psi = self.psi_out
-        if self.sigmoid_start:  # Ψ = (σ(z) − Y)·η/B, with σ(z) = ½ + ½·tanh(z/2):
-            np.multiply(self.z_out, self.half, psi)  # z/2
-            np.tanh(psi, psi)  # tanh(z/2) = 2σ(z) − 1
-            np.subtract(psi, Y_b, psi)  # (2σ(z) − 1) − (2Y − 1) = 2(ŷ − Y)
-            np.multiply(psi, self.c_half, psi)  # Ψ_{L-1} = (ŷ − Y)·η/B
-            self.y_hat_stale = True
-            return
-        if self.fused:  # sigmoid + binary or softmax + categorical cross-entropy
-            np.subtract(self.y_hat, Y_b, psi)  # ŷ − Y
-            if r_b is not None:
-                np.multiply(psi, r_b[:, None], psi)  # r ⊙ (ŷ − Y)
-            np.multiply(psi, self.c, psi)  # Ψ_{L-1} = (ŷ − Y)·η/B
-            return
-        f_out, z, y_hat = self.net.activations[-1], self.z_out, self.y_hat
-        if r_b is None:
-            output_psi(self.loss, f_out, z, y_hat, Y_b, out=psi, scale=self.scale)
-        else:
-            weighted_output_psi(self.loss, f_out, z, y_hat, Y_b, psi, self.scale, r_b)
-
-    def targets(self, Y: Array) -> Array:
-        """``Y`` (N, n_L) in the form :meth:`step` takes: ``2Y − 1`` for the sigmoid start
-        (a new array), else ``Y`` itself."""
-        return _sigmoid_targets(Y) if self.sigmoid_start else Y
-
-    def gradient_bound(self) -> float:
-        """An upper bound on ``|∂E/∂W_l|`` over every entry (NaN or inf when unknown)."""
-        g = self.flat_grads
-        if self.bound_from_grads and g is not None:  # ‖g‖ itself; + size·tiny for underflow
-            return math.sqrt(float(_raw.vdot(g, g)) + g.size * self.tiny)
-        return _gradient_bound(self.net, self.cache, self.X_bar_norm2, self.l2, self.scale)
-
-    def finish(self) -> None:
-        """Divide the folded η out of ``net.cache.psi`` (the cache keeps Ψ_l = ∂E/∂z_l),
-        and write ``ŷ = σ(z_{L-1})`` where the sigmoid start left it out.
-
-        A deferred update of ``W_0`` is applied first: the weights are exact from here.
-        """
-        if self.deferred is not None:
-            self.deferred.flush()
-        if self.y_hat_stale:
-            self.cache.moves[-1][4]()  # the output activation, bound to (z_{L-1}, ŷ)
-            self.y_hat_stale = False
-        if self.eta is not None:
-            for psi in self.cache.psi:
-                psi *= 1.0 / self.eta
-            self.eta = None
-
-    def release(self) -> None:
-        """Let the cache keep its own copy of ``X̄_0`` rather than a view of fit's data."""
-        cache = self.cache
-        if cache.X_bar[0] is not cache.X_bar_0:
-            cache.X_bar_0[...] = cache.X_bar[0]
-            cache.X_bar[0] = cache.X_bar_0
-
-
-# The deferred update of a wide first layer (plain SGD only): W_0's rank-B updates of m
-# steps applied in one pass. It pays when the passes over W_0 it saves cost more than the
-# correction products it adds: per group of m steps, m − 1 passes over the n_1 × (n_0 + 1)
-# weights and gradient against m(m − 1)/2 products of B·B·(n_0 + 1) multiply-adds, so
-# when n_1 > c·B², and only for a first layer well beyond the CPU caches. Per dtype
-# (m, c): m as measured best through fit on the large workload [6565, 256, 18], batch 32,
-# at one BLAS thread (ratio over the products alone, float64: 1.46–1.54 without, m = 2
-# 1.29–1.30, m = 3 1.24–1.27, m = 4 1.22–1.25; float32: 1.20–1.25 without, m = 2
-# 1.06–1.10, m = 3 1.12–1.15); c = 0.17 from a standalone prototype, between large
-# (n_1 = 256 > 0.17·32²) and medium (batch 128: 256 < 0.17·128², which must not defer).
-_DEFER = {np.dtype(np.float64): (3, 0.17), np.dtype(np.float32): (2, 0.17)}
-_DEFER_MIN_BYTES = 1 << 22
-
-
-class _PendingFirstLayer:
-    """The update of a wide first layer, held back over a few steps and applied at once.
-
-    Plain SGD (η folded into Ψ) changes ``W_0`` by ``−Ψ_0ᵀ X̄_0`` every step: a rank-B
-    change that costs a pass over all of ``W_0`` (n_1, n_0 + 1), and one more to write
-    ``∂E/∂W_0``, which on a wide first layer with a small batch is most of the memory
-    traffic of a step. Instead the factors of the steps since the last application are
-    kept, stacked in the order of the steps, ``X̄_pend = [X̄_1; …; X̄_p]`` (k, n_0 + 1)
-    and ``Ψ_pend = [Ψ_1; …; Ψ_p]`` (k, n_1), k = Σ_p B_p rows, and every
-    m steps (2 or 3, see ``_DEFER``) they are applied in one product and one pass::
-
-        W_0 ← W_0 − Σ_p Ψ_pᵀ X̄_p = W_0 − Ψ_pendᵀ X̄_pend
-
-    Meanwhile the forward product of a batch sees the weights as they would be, exactly
-    (to rounding)::
-
-        z_0 = X̄_0 (W_0 − Σ_p Ψ_pᵀ X̄_p)ᵀ = X̄_0 W_0ᵀ − (X̄_0 X̄_pendᵀ) Ψ_pend
-
-    ``X̄_0 X̄_pendᵀ`` is (B, k): B·k·(n_0 + 1) multiply-adds, a fraction k/n_1 of the
-    forward product. Layers l >= 1 are updated every step as usual.
-
-    Nobody sees a held-back update: :meth:`flush` applies them (fit calls it through
-    :meth:`_StepPlan.finish` at the end of every epoch, before the loss, validation,
-    grad_norms and callbacks, and on the way out however fit ends) and leaves the last
-    step's gradient in ``grads[0]``. A step's pair is pended only after the divergence
-    guard has passed it (in the update, :meth:`pend`); any other update first applies
-    everything (:meth:`materialize`) and runs as without deferral. Shared by every step
-    plan of one fit (a last, smaller batch included): the rows pending are one block.
-
-    Memory: ``Ψ_pend`` and the correction's scratch are batch-sized; ``X̄_pend`` is a
-    view of fit's arranged data, or, for a wide unshuffled input that fit copies batch
-    by batch, m·B rows of its own (large workload, float64: 5 MB beside 13 MB of weights).
-    """
-
-    def __init__(
-        self, net: Network, grads: Sequence[Array], B: int, steps: int, own_rows: bool
-    ) -> None:
-        n_in, n_out = net.sizes[0] + 1, net.sizes[1]
-        self.W_0, self.grad_0 = net.weights[0], grads[0]
-        self.B, self.capacity = B, steps * B
-        self.k = 0  # rows pending: X̄_pend = X_rows[a0 : a0 + k], Ψ_pend = psi[:k]
-        self.k_last = 0  # where the last pended step's rows start
-        self.psi = np.empty((self.capacity, n_out), dtype=net.dtype)
-        # X̄_pend: rows of fit's epoch data when it has them (views: nothing copied), else
-        # each batch is copied into its own rows here (in place of the cache's X̄_0)
-        self.own = np.empty((self.capacity, n_in), dtype=net.dtype) if own_rows else None
-        if self.own is not None:
-            self.own[:, -1] = 1  # the bias "input"
-        self.X_rows: Array = self.own if self.own is not None else np.empty((0, n_in), net.dtype)
-        self.a0 = 0
-        self.held: tuple[Array, Array] | None = None  # this step's (Ψ_0ᵀ, X̄_0)
-        # scratch of the correction: X̄_0 X̄_pendᵀ (B, k) and its product with Ψ_pend (B, n_1)
-        self.C = np.empty(B * self.capacity, dtype=net.dtype)
-        self.D = np.empty(B * n_out, dtype=net.dtype)
-        self.interrupt = _DeferredInterrupt.active
-
-    @classmethod
-    def if_it_pays(
-        cls,
-        net: Network,
-        grads: Sequence[Array],
-        optimizer: Optimizer,
-        l2: float,
-        B: int,
-        own_rows: bool,
-    ) -> _PendingFirstLayer | None:
-        """One for this fit when the rule on the shapes says deferring pays, else None.
-
-        Plain SGD only (η folded in; no L2, whose gradient needs W_0 every step)."""
-        W_0 = net.weights[0]
-        steps, cost = _DEFER.get(W_0.dtype, (0, math.inf))
-        sgd = isinstance(optimizer, _optimizers.SGD) and optimizer.momentum == 0.0
-        sgd = sgd and type(optimizer).bind_step is _optimizers.SGD.bind_step
-        if not sgd or l2 or _folded_rate(optimizer) is None:
-            return None
-        if W_0.nbytes < _DEFER_MIN_BYTES or net.sizes[1] <= cost * B * B:
-            return None
-        return cls(net, grads, B, steps, own_rows)
-
-    # --- the step's moves -------------------------------------------------------------
-
-    def X_bar_b(self, data: _EpochData, a: int, b: int) -> Array:
-        """``X̄_0`` of rows a … b-1 (b − a, n_0 + 1), so that it follows the rows pending.
-
-        Makes room first: when the batch does not fit, what is pending is applied."""
-        if self.k + (b - a) > self.capacity:
-            self._critical(self._apply_all)
-        if data.X_bar is not None:  # fit's arranged data: the pending rows are a view
-            if self.k == 0:
-                self.X_rows, self.a0 = data.X_bar, a
-            return data.X_bar[a:b]
-        assert self.own is not None
-        self.X_rows, self.a0 = self.own, 0
-        return data.X_bar_b(a, b, self.own[self.k : self.k + b - a])
-
-    def forward_product(self, z_product: Callable[..., None]) -> Callable[..., None]:
-        """Layer 0's forward product ``z_product(X̄_0, W_0ᵀ, z_0)``, corrected for what is
-        pending: ``z_0 = X̄_0 W_0ᵀ − (X̄_0 X̄_pendᵀ) Ψ_pend``."""
-        matmul, subtract = np.matmul, np.subtract
-
-        def z_0_product(X_bar_0: Array, W_T: Array, z_0: Array) -> None:
-            z_product(X_bar_0, W_T, z_0)  # z_0 = X̄_0 W_0ᵀ             (B, n_1)
-            k = self.k
-            if k:
-                B = X_bar_0.shape[0]
-                C, D = self.C[: B * k].reshape(B, k), self.D[: z_0.size].reshape(z_0.shape)
-                X_pend = self.X_rows[self.a0 : self.a0 + k]
-                matmul(X_bar_0, X_pend.T, C)  # X̄_0 X̄_pendᵀ                (B, k)
-                matmul(C, self.psi[:k], D)  # (X̄_0 X̄_pendᵀ) Ψ_pend         (B, n_1)
-                subtract(z_0, D, z_0)  # z_0 = X̄_0 (W_0 − Ψ_pendᵀ X̄_pend)ᵀ
-
-        return z_0_product
-
-    def hold(self, psi_T: Array, X_bar_0: Array, grad_0: Array) -> None:
-        """The sweep's ``∂E/∂W_0 = Ψ_0ᵀ X̄_0``, kept as its two factors (nothing computed)."""
-        self.held = psi_T, X_bar_0
-
-    def pend(self) -> None:
-        """This step's ``W_0 ← W_0 − Ψ_0ᵀ X̄_0``, pended (its X̄_0 already follows the rows
-        pending): the update calls it once the guard has passed the step."""
-        assert self.held is not None
-        psi_T, X_bar_0 = self.held
-        k, B = self.k, X_bar_0.shape[0]
-        _raw.copyto(self.psi[k : k + B], psi_T.T)  # Ψ_pend gets Ψ_0's rows
-        self.k, self.k_last, self.held = k + B, k, None
-
-    def materialize(self) -> None:
-        """Apply what is pending, then ``∂E/∂W_0 = Ψ_0ᵀ X̄_0`` into ``grads[0]``: the update
-        then runs as without deferral."""
-        self._apply_all()
-        if self.held is not None:
-            psi_T, X_bar_0 = self.held
-            np.matmul(psi_T, X_bar_0, self.grad_0)  # ∂E/∂W_0 = Ψ_0ᵀ X̄_0 (times η)
-            self.held = None
-
-    def flush(self) -> None:
-        """Apply what is pending, so that ``W_0`` is exact; ``grads[0]`` is left holding
-        the last pended step's gradient (the records' grad_norms)."""
-        if self.k:
-            self._critical(self._flush)
-
-    # --- applying ---------------------------------------------------------------------
-
-    def _flush(self) -> None:
-        k, k_last = self.k, self.k_last
-        if k_last:
-            self._apply(0, k_last)
-        self._apply(k_last, k)  # the last step alone: grads[0] is its gradient
-        self.k = 0
-
-    def _apply_all(self) -> None:
-        if self.k:
-            self._apply(0, self.k)
-            self.k = 0
-
-    def _apply(self, i: int, j: int) -> None:
-        """``W_0 ← W_0 − Ψ_pendᵀ X̄_pend`` over pending rows i … j-1, via ``grads[0]``."""
-        X_pend = self.X_rows[self.a0 + i : self.a0 + j]  # (j − i, n_0 + 1)
-        np.matmul(self.psi[i:j].T, X_pend, self.grad_0)  # Σ_p Ψ_pᵀ X̄_p     (n_1, n_0 + 1)
-        np.subtract(self.W_0, self.grad_0, self.W_0)  # one pass over W_0
-
-    def _critical(self, apply: Callable[[], None]) -> None:
-        """Run ``apply`` whole: a second Ctrl-C waits for its end (as for an update)."""
-        _whole(self.interrupt, apply)
-
-
-# Plain SGD's η is folded into Ψ only when it is a moderate number: then Ψ·η·(1/η) gives
-# Ψ back to rounding. η = 0 (a schedule at its end) or an extreme η takes the ordinary
-# update w ← w − η·g.
-_FOLD_RANGE = (1e-8, 1e8)
-
-
-def _sigmoid_start(net: Network, loss: Loss, weighted: bool) -> bool:
-    """Whether the step's start computes ``ŷ = σ(z_{L-1})`` itself (built-in sigmoid +
-    binary cross-entropy, no sample weights): 4 NumPy calls for ŷ and Ψ instead of 6."""
-    f_out = net.activations[-1]
-    return (
-        not weighted
-        and loss.fuses_with(f_out)
-        and isinstance(f_out, Sigmoid)
-        and f_out._own(Sigmoid, "value")
-    )
-
-
-def _sigmoid_targets(Y: Array, out: Array | None = None) -> Array:
-    """``2Y − 1`` (N, n_L), the targets as the sigmoid start takes them (exact for Y = 0, 1)."""
-    out = np.multiply(Y, 2, out=out)
-    out -= 1
-    return out
-
-
-def _folded_rate(optimizer: Optimizer) -> float | None:
-    eta = optimizer.gradient_scale()
-    if eta is None or not _FOLD_RANGE[0] <= eta <= _FOLD_RANGE[1]:
-        return None
-    return eta
-
-
-_TINY = {np.dtype(t).char: float(np.finfo(t).tiny) for t in (np.float32, np.float64)}
-
-
-def _gradient_bound(
-    net: Network, cache: ForwardCache, X_bar_norm2: float | None, l2: float, scale: float
-) -> float:
-    """An upper bound on ``|∂E/∂W_l|`` over every entry of every layer (NaN or inf if unknown).
-
-    Entry (i, j) of ``Ψ_lᵀ X̄_l`` is the dot product of column i of ``Ψ_l`` and column j
-    of ``X̄_l``, so by Cauchy–Schwarz it is at most ``‖Ψ_l‖ ‖X̄_l‖`` (Frobenius norms,
-    one dot product each over a batch-sized array; ``‖X̄_l‖² = ‖X_l‖² + N`` for the ones
-    column). A NaN or inf anywhere in Ψ makes the bound NaN or inf. Each squared entry
-    that underflows loses less than the dtype's ``tiny``, so ``size·tiny`` is added back
-    to each ‖·‖². The L2 term adds at most ``scale·λ·‖W‖``.
-    """
-    psi, X_bar = cache.psi, cache.X_bar
-    tiny = _TINY[psi[0].dtype.char]
-
-    def norm2(x: Array) -> float:  # ‖x‖², never below the true value
-        return float(np.vdot(x, x)) + x.size * tiny
-
-    if X_bar_norm2 is None:
-        X_bar_norm2 = norm2(cache.X_bar[0])
-    total = norm2(psi[0]) * X_bar_norm2  # a sum keeps any NaN (max would not)
-    for l in range(1, len(psi)):
-        total += norm2(psi[l]) * norm2(X_bar[l])  # ‖X̄_l‖² = ‖X_l‖² + N (the ones)
-    bound = math.sqrt(total)
-    if l2:
-        w_norm = math.sqrt(sum(float(np.vdot(W, W)) for W in net.weights))
-        bound += scale * l2 * max(1.0, w_norm)  # ≥ the scalar scale·λ too: it must fit the dtype
-    return bound
+def _relative_weights(sample_weight: Any, n: int, dtype: np.dtype[Any]) -> Array:
+    """``sample_weight`` (n,) as given, checked: finite, >= 0, in ``dtype``."""
+    r = np.asarray(sample_weight, dtype=dtype)
+    if r.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), got {r.shape}")
+    if not np.isfinite(r).all() or (r < 0).any():
+        raise ValueError("sample_weight must be finite numbers >= 0")
+    return r
 
 
 def fit(
@@ -998,63 +487,30 @@ def fit(
     optimizer._check(net.weights, grads)  # bound to other shapes? refused here
     optimizer.check_owner(net)  # bound to another network? refused here
 
-    # 2. Train.
+    # 2. Train: every step is the textbook's train_step, made fast by the engine.
     optimizer.bind_owner(net)
     progress = _Progress(verbose, initial_epoch, epochs, file)
     history = History()
     n_samples = X.shape[0]
     n_steps = -(-n_samples // batch_size)
-    # every batch's ‖X̄_0‖² is at most B·(1 + n_0·max|X|²): the divergence check's bound
-    X_bar_norm2_per_row = 1.0 + X.shape[1] * x_max * x_max
-    multilabel = loss.name == "binary_crossentropy"
-    data = _EpochData(X, Y, r, net, loss, multilabel=multilabel, shuffled=shuffle)
-    copyto = _raw.copyto
-    plans: dict[int, _StepPlan] = {}  # one step plan per batch size, built when first met
-    deferred: _PendingFirstLayer | None = None  # W_0's update held back, when that pays
 
     for hook in hooks:
         hook.on_train_begin(net)
     start = time.perf_counter()
     # Divergence is detected explicitly (DivergenceError), so NumPy's overflow warnings
     # on the way there would only be noise.
-    with _DeferredInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore"):
-        B = min(batch_size, n_samples)
-        deferred = _PendingFirstLayer.if_it_pays(
-            net, grads, optimizer, l2, B, own_rows=data.X_bar is None
-        )
+    with DeferredInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore"):
+        engine = Engine(net, X, Y, r, loss, optimizer, grads, l2, batch_size, shuffle, x_max)
         try:
             for epoch in range(initial_epoch, epochs):  # 0-based index; people read epoch + 1
                 if interrupt.requested:
                     break
                 optimizer.set_epoch(epoch)
-                data.arrange(_epoch_order(n_samples, shuffle, seed, epoch), shuffle)
-                for bound in plans.values():
-                    bound.begin_epoch()
-                penalty, seen = 0.0, 0
-                for step, (a, b, X_b, Y_b, r_b, out_b) in enumerate(data.batches(batch_size)):
-                    plan = plans.get(b - a)
-                    if plan is None:
-                        plan = plans[b - a] = _StepPlan(
-                            net,
-                            b - a,
-                            loss,
-                            optimizer,
-                            grads,
-                            l2,
-                            (b - a) * X_bar_norm2_per_row,
-                            weighted=r is not None,
-                        )
-                        if deferred is not None:
-                            plan.defer_first_layer(deferred)
+                engine.begin_epoch(_epoch_order(n_samples, shuffle, seed, epoch), shuffle)
+                seen = 0
+                for step in range(n_steps):
                     try:
-                        if deferred is not None:  # X̄_0 after the rows pending
-                            X_b = deferred.X_bar_b(data, a, b)
-                        elif X_b is None:  # a wide input, copied into the cache batch by batch
-                            X_b = data.X_bar_b(a, b, plan.cache.X_bar_0)
-                        if l2:
-                            penalty += plan.step(X_b, Y_b, r_b) * (b - a)
-                        else:
-                            plan.step(X_b, Y_b, r_b)
+                        engine.step(step)  # forward, Ψ, ∂E/∂W_l, update
                     except DivergenceError as exc:
                         raise DivergenceError(
                             f"training diverged at epoch {epoch + 1}, step {step + 1} of "
@@ -1062,15 +518,13 @@ def fit(
                             f"(this step was not applied). Try a smaller learning rate "
                             f"(now {optimizer.current_lr:.4g})."
                         ) from None
-                    seen = b
-                    copyto(out_b, plan.kept)  # the step's outputs: the epoch's loss, accuracy
+                    seen = min(n_samples, (step + 1) * batch_size)
                     if progress.tty and progress.due(step + 1, n_steps):
-                        progress.step(epoch, step + 1, n_steps, data.loss(seen, penalty))
+                        progress.step(epoch, step + 1, n_steps, engine.loss(seen))
                     if interrupt.requested and step + 1 < n_steps:
                         break
-                for plan in plans.values():
-                    plan.finish()  # net.cache.psi holds Ψ_l again, before anyone looks
-                E = data.loss(seen, penalty)
+                engine.end_epoch()  # the weights and net.cache exact, before anyone looks
+                E = engine.loss(seen)
                 if not math.isfinite(E):
                     raise DivergenceError(
                         f"training diverged in epoch {epoch + 1}: its loss is {E}, though every "
@@ -1079,16 +533,16 @@ def fit(
                     )
                 record: Record = {"epoch": epoch + 1, "loss": E}
                 if is_classifier:
-                    record["accuracy"] = data.accuracy(seen)
+                    record["accuracy"] = engine.accuracy(seen)
                 if seen < n_samples:  # Ctrl-C cut this epoch short
                     record.update(partial=True, steps=step + 1, n_steps=n_steps)
-                    record.update(_step_facts(optimizer, grads, start))
+                    record.update(engine.step_facts(start))
                     history.partial = record
                     break
                 if validation is not None:
                     scores = _evaluate(net, validation[0], validation[1], loss, l2, r_val)
                     record.update({f"val_{k}": v for k, v in scores.items()})
-                record.update(_step_facts(optimizer, grads, start))
+                record.update(engine.step_facts(start))
                 history.append(record)
                 progress.epoch_end(record)
                 stop = _callbacks_say_stop(hooks, record)
@@ -1098,150 +552,13 @@ def fit(
                     history.stopped = _stop_reason(hooks, record)
                     break
         finally:
-            for plan in plans.values():
-                plan.finish()
-                plan.release()  # the cache lets go of the epoch's data
+            engine.close()
             for hook in hooks:
                 hook.on_train_end(net)
             if interrupt.requested:  # anywhere in fit, even in the last callbacks
                 history.stopped = "interrupted"
             progress.close(history)
     return history
-
-
-_COPY_AHEAD_MAX_WIDTH = 256  # unshuffled inputs at least this wide are copied per batch
-
-
-class _EpochData:
-    """The training data in one epoch's order, and what the epoch's steps output.
-
-    ``X̄ = [X, 1]``, one contiguous ndarray of shape (N, n_0 + 1) whose ones column is
-    written once, and ``Y`` (N, n_L), ``r`` (relative sample weights, (N,) or None): a
-    shuffled epoch's permutation is applied once (one pass over the data, not a gather
-    per step); unshuffled, X̄ is built once per fit. Every batch is a view of them.
-    Each step leaves its ``z_{L-1}`` (for a fused loss, computed stably from z) or its
-    ``ŷ`` in an (N, n_L) buffer, and for the classification losses its predicted classes
-    in a per-sample buffer: the epoch's loss and accuracy are computed from them once,
-    at the end of the epoch, with the same functions as for a single batch.
-    """
-
-    def __init__(
-        self,
-        X: Array,
-        Y: Array,
-        r: Array | None,
-        net: Network,
-        loss: Loss,
-        *,
-        multilabel: bool,
-        shuffled: bool,
-    ):
-        self._X, self._Y, self._r = X, Y, r
-        self.net, self._loss = net, loss
-        # Unshuffled, a wide input is copied batch by batch into the cache's X̄_0, where the
-        # product reads it while it is still in the CPU cache; built for the whole data
-        # ahead, it would be read back from memory (medium, large: 3–5% of a step).
-        self.X_bar: Array | None = None
-        if shuffled or X.shape[1] < _COPY_AHEAD_MAX_WIDTH:
-            self.X_bar = np.empty((X.shape[0], X.shape[1] + 1), dtype=X.dtype)
-            self.X_bar[:, -1] = 1  # the bias "input" of every sample
-        self.Y, self.r = Y, r  # in a buffer of their own once shuffled
-        # the targets as the steps take them: 2Y − 1 for the sigmoid start, else Y
-        self.sigmoid_start = _sigmoid_start(net, loss, r is not None)
-        self.Y_start = np.empty_like(Y) if self.sigmoid_start else Y
-        self._arranged = False
-        self._batches: list[tuple[Any, ...]] | None = None
-        self.fused = loss.fuses_with(net.activations[-1])
-        # z_{L-1} (fused) or ŷ of every sample, widened to float64 as each step copies it
-        # in (exact): the epoch's loss is computed in float64 without another copy
-        self.outputs = np.empty(Y.shape, dtype=np.float64)
-        self._Y64: Array | None = None  # Y in float64, for the loss (when Y is not)
-        self.multilabel = multilabel
-
-    def arrange(self, order: Array, shuffled: bool) -> None:
-        """Put the samples in ``order`` (N,) into the buffers (once when not shuffled)."""
-        if self._arranged and not shuffled:
-            return
-        self._arranged, self._Y64 = True, None
-        if not shuffled:  # order is 0 … N-1: the data as they are
-            if self.X_bar is not None:
-                self.X_bar[:, :-1] = self._X
-            if self.sigmoid_start:
-                _sigmoid_targets(self.Y, out=self.Y_start)
-            return
-        assert self.X_bar is not None  # built for every shuffled fit
-        if self.Y is self._Y:
-            self.Y = np.empty_like(self._Y)
-            self.r = None if self._r is None else np.empty_like(self._r)
-            self._batches = None  # views of the new buffers from now on
-        np.take(self._X, order, axis=0, out=self.X_bar[:, :-1], mode="clip")  # valid indices
-        np.take(self._Y, order, axis=0, out=self.Y, mode="clip")
-        if self._r is not None and self.r is not None:
-            np.take(self._r, order, out=self.r, mode="clip")
-        if self.sigmoid_start:
-            _sigmoid_targets(self.Y, out=self.Y_start)
-        else:
-            self.Y_start = self.Y
-
-    def batches(self, batch_size: int) -> list[tuple[Any, ...]]:
-        """Per step ``(a, b, X̄_0, Y, r, outputs)`` of rows a … b-1: views of the epoch's
-        buffers (which every epoch refills in place), made once per fit. ``X̄_0`` is None
-        for a wide unshuffled input (see :meth:`X_bar_b`), ``r`` None without weights."""
-        if self._batches is None:
-            N, X_bar, Y, r, out = len(self.Y), self.X_bar, self.Y_start, self.r, self.outputs
-            self._batches = [
-                (
-                    a,
-                    min(a + batch_size, N),
-                    None if X_bar is None else X_bar[a : a + batch_size],
-                    Y[a : a + batch_size],
-                    None if r is None else r[a : a + batch_size],
-                    out[a : a + batch_size],
-                )
-                for a in range(0, N, batch_size)
-            ]
-        return self._batches
-
-    def X_bar_b(self, a: int, b: int, out: Array) -> Array:
-        """``X̄_0`` of rows a … b-1, ndarray of shape (b - a, n_0 + 1), ones column last:
-        a view of the arranged data, or copied into ``out`` (its ones column written)."""
-        if self.X_bar is not None:
-            return self.X_bar[a:b]
-        out[:, :-1] = self._X[a:b]
-        return out
-
-    def loss(self, seen: int, penalty: float) -> float:
-        """E over the first ``seen`` rows (mean of per-sample losses) + ``penalty``/seen."""
-        out, Y = self.outputs[:seen], self.Y[:seen]  # summed in float64: no overflow of
-        r = None if self.r is None else self.r[:seen]  # the squares or of the sum
-        if Y.dtype != np.float64:
-            if self._Y64 is None:  # once per arrangement of the data
-                self._Y64 = self.Y.astype(np.float64)
-            Y = self._Y64[:seen]
-            r = None if r is None else r.astype(np.float64)
-        return _batch_loss(self._loss, self.net, out, out, Y, r) + penalty / seen
-
-    def accuracy(self, seen: int) -> float:
-        """The (weighted) fraction of the first ``seen`` rows classified right.
-
-        For a fused output the classes come from z itself: ``argmax_k z = argmax_k
-        softmax(z)`` and ``σ(z) > ½`` exactly when ``z > 0`` (ŷ is not formed again).
-        """
-        out, Y = self.outputs[:seen], self.Y[:seen]
-        r = None if self.r is None else self.r[:seen]
-        threshold = 0.0 if self.fused else 0.5  # on z (fused) or on ŷ
-        return _weighted_correct(out, Y, r, self.multilabel, threshold) / seen
-
-
-def _step_facts(optimizer: Optimizer, grads: Sequence[Array], start: float) -> Record:
-    """The record's learning rate, elapsed time and gradient norms ‖∂E/∂W_l‖."""
-    eta = _folded_rate(optimizer)  # grads hold η·∂E/∂W_l when η was folded in
-    unscale = 1.0 if eta is None else 1.0 / eta
-    return {
-        "lr": float(optimizer.current_lr),
-        "elapsed": time.perf_counter() - start,
-        "grad_norms": [_frobenius_norm(g) * unscale for g in grads],
-    }
 
 
 def _epoch_order(n_samples: int, shuffle: bool, seed: int, epoch: int) -> Array:
@@ -1281,71 +598,6 @@ class _CallableCallback(Callback):
 
     def on_epoch_end(self, record: Record) -> bool:
         return self.function(record) is True
-
-
-class _DeferredInterrupt:
-    """Ctrl-C during :func:`fit` (main thread only): the first one sets a flag that the
-    loop checks after each step and epoch; the second one puts the previous handler back
-    and raises KeyboardInterrupt at once, unless an update is being applied
-    (``critical``): then as soon as that update is complete, so that no step is ever
-    half-applied."""
-
-    active: ClassVar[_DeferredInterrupt | None] = None  # the one of the running fit
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.critical = False  # True while the optimizer writes the weights
-        self._escalate = False
-        self._previous: Any = None
-        self._installed = False  # our handler is the SIGINT handler now
-        self._main = False  # entered in the main thread
-        self._outer: _DeferredInterrupt | None = None
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        if not self.requested:
-            self.requested = True
-        elif self.critical:
-            self._escalate = True  # raised by leave_critical, right after the update
-        else:
-            self._restore()
-            raise KeyboardInterrupt
-
-    def leave_critical(self) -> None:
-        """End of an update: raise the KeyboardInterrupt a second Ctrl-C asked for."""
-        self.critical = False
-        if self._escalate:
-            self._escalate = False
-            self._restore()
-            raise KeyboardInterrupt
-
-    def _restore(self) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
-            self._installed = False
-
-    def __enter__(self) -> _DeferredInterrupt:
-        if threading.current_thread() is threading.main_thread():  # signals go there only
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-            self._installed = self._main = True
-            self._outer, _DeferredInterrupt.active = _DeferredInterrupt.active, self
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._main:
-            _DeferredInterrupt.active = self._outer
-        self._restore()
-
-
-def _whole(interrupt: _DeferredInterrupt | None, apply: Callable[..., None], *args: Any) -> None:
-    """``apply(*args)`` run whole: a second Ctrl-C during it raises only at its end."""
-    if interrupt is None:
-        apply(*args)
-        return
-    interrupt.critical = True
-    try:
-        apply(*args)
-    finally:
-        interrupt.leave_critical()
 
 
 class _Progress:

@@ -1,7 +1,7 @@
-"""fit's step plan against a plain reference computation, batch by batch.
+"""The engine's step plan against a plain reference computation, batch by batch.
 
-``fit`` runs one ``_StepPlan`` per batch size over data arranged once per epoch. The
-reference here does what the derivation says with nothing bound or folded: the
+``fit`` runs one ``psinet.engine.step.StepPlan`` per batch size over data arranged once
+per epoch. The reference here does what the derivation says with nothing bound or folded: the
 epoch's permutation, ``psinet.gradients`` on each batch (a last smaller one
 included), then the update — written out by hand for plain SGD, the optimizer's own
 ``step`` (a separate instance) for the others. Every activation, loss, optimizer and
@@ -110,7 +110,7 @@ def test_fit_steps_are_the_reference_steps(loss, opt_name, dtype):
             norms = [np.linalg.norm(g) for g in grads]
             np.testing.assert_allclose(history.records[-1]["grad_norms"], norms, rtol=1e-3)
             cache = net.cache  # the last batch's X̄_0 and Ψ = ∂E/∂z (not η·Ψ)
-            assert cache.X_bar[0] is cache.X_bar_0  # its own buffer, not a view of fit's data
+            assert cache.X_bar[0].flags.owndata  # its own buffer, not a view of fit's data
             np.testing.assert_array_equal(cache.X_bar[0], X_bar_0)
             for p, p_ref in zip(cache.psi, psi):
                 np.testing.assert_allclose(p, p_ref, rtol=1e-3, atol=1e-6, err_msg=where)
@@ -171,8 +171,8 @@ def test_a_wide_float32_layer_computed_transposed_is_the_same_step():
     history = net.fit(X, Y, loss="categorical_crossentropy", optimizer=optimizers.SGD(0.05),
                       epochs=1, batch_size=16, seed=SEED, verbose=0)  # fmt: skip
     cache = net.cache
-    assert cache.z_T[0] is not None  # the wide layer, and the softmax output:
-    assert cache.z_T[1] is not None and cache.z[1].flags.f_contiguous
+    assert not cache.z[0].flags.c_contiguous  # the wide layer's z_0 is z_0ᵀ's view, and so
+    assert not cache.z[1].flags.c_contiguous and cache.z[1].flags.f_contiguous  # the softmax's
     assert cache.z[0].shape == (8, 64) and cache.z[0].dtype == np.float32  # last batch: 8
     E, _, _ = _reference_epoch(
         ref, X, Y, "categorical_crossentropy", None, optimizers.SGD(0.05), 16, 0, 0.0
@@ -208,7 +208,8 @@ def test_gradient_norms_are_exact_at_any_magnitude(a, expected):
 def test_the_sigmoid_start_writes_y_hat_and_takes_soft_targets(dtype):
     """σ + binary cross-entropy: the step's start computes σ(z) itself (from 2Y − 1), the
     forward pass skips the output activation, and ŷ is in the cache when fit returns."""
-    from psinet.training import _StepPlan, train_step
+    from psinet.engine.step import StepPlan
+    from psinet.training import train_step
 
     rng = np.random.default_rng(2)
     X = rng.normal(size=(N, 3)).astype(dtype)
@@ -217,8 +218,8 @@ def test_the_sigmoid_start_writes_y_hat_and_takes_soft_targets(dtype):
     ref = net.copy()
     loss = psinet.losses.get("binary_crossentropy")
     grads = [np.empty_like(W) for W in net.weights]
-    assert _StepPlan(net, 5, loss, optimizers.SGD(0.1), grads, 0.0, None).sigmoid_start
-    assert not _StepPlan(net, 5, loss, optimizers.SGD(0.1), grads, 0.0, None, True).sigmoid_start
+    assert StepPlan(net, 5, loss, optimizers.SGD(0.1), grads, 0.0, None).sigmoid_start
+    assert not StepPlan(net, 5, loss, optimizers.SGD(0.1), grads, 0.0, None, True).sigmoid_start
     history = net.fit(X, Y, loss=loss, optimizer=optimizers.SGD(0.1), epochs=2,
                       batch_size=5, seed=SEED, verbose=0)  # fmt: skip
     tol = {"rtol": 1e-10, "atol": 1e-13} if dtype == np.float64 else {"rtol": 1e-4, "atol": 1e-6}
@@ -235,8 +236,8 @@ def test_the_sigmoid_start_writes_y_hat_and_takes_soft_targets(dtype):
     np.testing.assert_array_equal(cache.X_bar[0][:, :-1], X_bar_0[:, :-1])
     np.testing.assert_allclose(cache.y_hat, 3 * psi[-1] + Y_last, **tol)  # Ψ = (ŷ − Y)/3
     np.testing.assert_allclose(cache.psi[-1], psi[-1], rtol=1e-3, atol=1e-6)
-    # train_step: the same start, ŷ written before it returns
+    # train_step (the textbook): the same E, ŷ = σ(z) in its cache
     before = float(loss.value(net.predict(X[:4]), Y[:4]))
-    E = train_step(net, X[:4], Y[:4], loss, optimizers.SGD(0.1), grads)
+    E = train_step(net, X[:4], Y[:4], loss, optimizers.SGD(0.1))
     assert math.isclose(E, before, rel_tol=tol["rtol"] * 10)
     np.testing.assert_allclose(net.cache.y_hat, 0.5 + 0.5 * np.tanh(net.cache.z[-1] / 2), **tol)

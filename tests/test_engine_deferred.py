@@ -2,7 +2,7 @@
 
 With plain SGD on a wide first layer and a small batch, ``fit`` holds back ``W_0``'s
 rank-B updates for a few steps and applies them in one pass, correcting the forward
-product exactly for what is pending (``training._PendingFirstLayer``). Everything a user
+product exactly for what is pending (``deferred.PendingFirstLayer``). Everything a user
 can see must be what the per-step update gives, to rounding: the weights after every
 epoch, after Ctrl-C and after a DivergenceError, the History (loss, accuracy,
 grad_norms), the cache. The rule's thresholds are lowered here so that small networks
@@ -15,7 +15,10 @@ import signal
 import numpy as np
 import pytest
 
-from psinet import Network, activations, optimizers, schedules, training
+import psinet
+from psinet import Network, optimizers, schedules
+from psinet.engine import deferred
+from psinet.engine.run import Engine
 from psinet.training import DivergenceError
 
 N_IN, N_HIDDEN, N_OUT = 300, 40, 5  # n_0 >= 256: an unshuffled fit copies batch by batch
@@ -27,28 +30,28 @@ TOL = {np.float64: {"rtol": 1e-10, "atol": 1e-13}, np.float32: {"rtol": 2e-4, "a
 def deferring(monkeypatch):
     """Deferral on for any size (both dtypes); returns a function that switches it off,
     and counts the steps pended (so a test can see that deferral ran)."""
-    monkeypatch.setattr(training, "_DEFER_MIN_BYTES", 0)
-    for dtype, (steps, _) in list(training._DEFER.items()):
-        monkeypatch.setitem(training._DEFER, dtype, (steps, 0.0))
+    monkeypatch.setattr(deferred, "_DEFER_MIN_BYTES", 0)
+    for dtype, (steps, _) in list(deferred._DEFER.items()):
+        monkeypatch.setitem(deferred._DEFER, dtype, (steps, 0.0))
     pended = []
-    pend = training._PendingFirstLayer.pend
+    pend = deferred.PendingFirstLayer.pend
 
     def counting_pend(self):
         pended.append(self.k)
         pend(self)
 
-    monkeypatch.setattr(training._PendingFirstLayer, "pend", counting_pend)
+    monkeypatch.setattr(deferred.PendingFirstLayer, "pend", counting_pend)
 
     class Switch:
         count = pended
 
         @staticmethod
         def off():
-            monkeypatch.setattr(training, "_DEFER_MIN_BYTES", 1 << 62)
+            monkeypatch.setattr(deferred, "_DEFER_MIN_BYTES", 1 << 62)
 
         @staticmethod
         def on():
-            monkeypatch.setattr(training, "_DEFER_MIN_BYTES", 0)
+            monkeypatch.setattr(deferred, "_DEFER_MIN_BYTES", 0)
 
     return Switch
 
@@ -114,7 +117,7 @@ def test_fit_with_deferral_is_fit_without_it(deferring, shuffle, dtype, n):
     for record, record_ref in zip(history.records, reference.records, strict=True):
         np.testing.assert_allclose(record["grad_norms"], record_ref["grad_norms"], rtol=rtol)
     cache, cache_ref = net.cache, ref.cache  # the last batch's X̄_0, z_0 and Ψ
-    assert cache.n_samples == (n % B or B) and cache.X_bar[0] is cache.X_bar_0
+    assert cache.n_samples == (n % B or B) and cache.X_bar[0].flags.owndata
     np.testing.assert_array_equal(cache.X_bar[0], cache_ref.X_bar[0])
     for a, a_ref in zip([*cache.z, *cache.psi], [*cache_ref.z, *cache_ref.psi]):
         np.testing.assert_allclose(a, a_ref, rtol=rtol, atol=TOL[dtype]["atol"])
@@ -154,22 +157,35 @@ def test_reruns_with_deferral_are_bit_identical(deferring):
         np.testing.assert_array_equal(W, W_again)
 
 
-class _PressCtrlC(activations.ReLU):
-    """A ReLU that presses Ctrl-C (``presses`` times) in the forward pass of step ``at``."""
+def _before_step(monkeypatch, at, action):
+    """Run ``action(engine, i)`` just before fit's step number ``at`` (1-based, over the
+    whole fit): with or without deferral, the same step. (A custom activation would
+    switch deferral off: no code of the user's runs while W_0 is behind.)"""
+    step, calls = Engine.step, []
 
-    def __init__(self, at, presses=1):
-        self.at, self.presses, self.calls = at, presses, 0
+    def patched(self, i):
+        calls.append(i)
+        if len(calls) == at:
+            action(self, i)
+        return step(self, i)
 
-    def value(self, z, out=None):
-        self.calls += 1
-        if self.calls == self.at:
-            for _ in range(self.presses):
-                os.kill(os.getpid(), signal.SIGINT)  # delivered before kill returns
-        return super().value(z, out=out)
+    monkeypatch.setattr(Engine, "step", patched)
+
+
+def _press_ctrl_c(presses):
+    def press(engine, i):
+        for _ in range(presses):
+            os.kill(os.getpid(), signal.SIGINT)  # delivered before kill returns
+
+    return press
+
+
+def _overflow(engine, i):
+    engine.batches[i][2][0, 0] = np.inf  # this step's X̄_0 (a view of the epoch's data)
 
 
 @pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_mid_epoch_leaves_the_weights_of_the_steps_taken(deferring, presses):
+def test_ctrl_c_mid_epoch_leaves_the_weights_of_the_steps_taken(deferring, presses, monkeypatch):
     """Ctrl-C in step 17 (epoch 2, step 4, three steps pending): fit stops after that step
     (or a second Ctrl-C raises KeyboardInterrupt after it), and the weights are those of
     the 17 steps, the pending ones applied."""
@@ -177,7 +193,8 @@ def test_ctrl_c_mid_epoch_leaves_the_weights_of_the_steps_taken(deferring, press
     results = []
     for defer in (True, False):
         (deferring.on if defer else deferring.off)()
-        net = _net(np.float64, hidden=_PressCtrlC(at=17, presses=presses))
+        _before_step(monkeypatch, 17, _press_ctrl_c(presses))
+        net = _net(np.float64)
         if presses == 1:
             history = _fit(net, X, Y, shuffle=False)
             assert history.stopped == "interrupted"
@@ -196,29 +213,17 @@ def test_ctrl_c_mid_epoch_leaves_the_weights_of_the_steps_taken(deferring, press
         np.testing.assert_allclose(norms, norms_ref, rtol=1e-10)
 
 
-class _Overflow(activations.ReLU):
-    """A ReLU whose output is inf in the forward pass of step ``at``: that step's Ψ, and
-    so its gradient, are not finite."""
-
-    def __init__(self, at):
-        self.at, self.calls = at, 0
-
-    def value(self, z, out=None):
-        self.calls += 1
-        a = super().value(z, out=out)
-        if self.calls == self.at:
-            a[0, 0] = np.inf
-        return a
-
-
-def test_divergence_applies_the_pending_steps_and_not_the_bad_one(deferring):
+def test_divergence_applies_the_pending_steps_and_not_the_bad_one(deferring, monkeypatch):
     X, Y = _data(np.float64)
     nets = []
     for defer in (True, False):
         (deferring.on if defer else deferring.off)()
-        net = _net(np.float64, hidden=_Overflow(at=17))  # epoch 2, step 4: 2 steps pending
+        _before_step(monkeypatch, 17, _overflow)  # epoch 2, step 4: 2 steps pending
+        net = _net(np.float64)
         with pytest.raises(DivergenceError, match="epoch 2, step 4 of 13"):
             _fit(net, X, Y)
+        if defer:
+            assert len(deferring.count) >= 10
         assert all(np.isfinite(W).all() for W in net.weights)
         nets.append(net)
     _assert_same_weights(*nets, np.float64)
@@ -232,7 +237,9 @@ def test_the_rule_defers_only_where_it_pays():
         net = Network(sizes, "relu", seed=0, dtype=dtype)
         grads = [np.empty_like(W) for W in net.weights]
         opt = optimizers.SGD(0.01) if optimizer is None else optimizer
-        pending = training._PendingFirstLayer.if_it_pays(net, grads, opt, l2, B, own_rows=True)
+        pending = deferred.PendingFirstLayer.if_it_pays(
+            net, psinet.losses.get("mse"), grads, opt, l2, B, own_rows=True
+        )
         return pending is not None
 
     assert defers([6565, 256, 18], 32)
