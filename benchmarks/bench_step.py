@@ -522,7 +522,7 @@ def bench_step_memory(wl: Workload, dtype_name: str, settings: Settings) -> dict
             step()
         current, peak_2 = tracemalloc.get_traced_memory()
         peak = max(peak, peak_2)
-        phases = {}  # the same three calls train_step makes, one at a time
+        phases = {}  # the three parts of the engine's step, one at a time
         for phase, fn in engine_phases(net, X, Y, loss, optimizer, grads).items():
             before = tracemalloc.get_traced_memory()[0]
             tracemalloc.reset_peak()
@@ -771,7 +771,7 @@ def fmt_seconds(s: float) -> str:
 def print_speed(results: dict[str, dict[str, Any]], threads: int) -> None:
     print(f"\nSpeed: median over interleaved pairs, {threads} BLAS thread(s)")
     print("ratio = time per step through fit (epochs=1, shuffle=False, SGD) / matrix products")
-    print("alone (lower is better; 1.0 is the floor); step = train_step alone, beside it\n")
+    print("alone (lower is better; 1.0 is the floor); step = the engine's step alone, beside it\n")
     header = (
         f"{'workload':<8} {'dtype':<8} {'fit µs':>9} {'matmul µs':>10} {'ratio':>7} "
         f"{'target':>7} {'':4}  {'step µs':>9} {'ratio':>7}  {'torch µs':>9} {'ratio':>7}  "
@@ -817,7 +817,7 @@ def print_targets(results: dict[str, dict[str, Any]], threads: int) -> None:
 
 def print_phases(results: dict[str, dict[str, Any]]) -> None:
     print("\nWhere a psinet step goes (µs; each phase timed alone, with default arguments:")
-    print("a guide, so the sum need not equal the step if train_step passes more)")
+    print("a guide, so the sum need not equal the step if the step does more)")
     header = (
         f"{'workload':<8} {'dtype':<8} {'forward':>9} {'backward':>9} {'update':>9} "
         f"{'sum':>9} {'step':>9} {'products':>9} {'products with torch':>20}"

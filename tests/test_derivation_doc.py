@@ -6,10 +6,14 @@ Two things in the document are machine-checked:
 
       `src/psinet/FILE.py`, `NAME`: `CODE`
 
-  (three inline code spans: the file, a function or class, possibly dotted like
-  ``Network._forward_bar``, and the quoted code). The named definition must exist in
-  that file and ``CODE`` must occur, whitespace-normalized, in that definition's source
-  (and so in the file).
+  (three inline code spans: the file, possibly in a sub-folder like
+  ``engine/step.py``, a function or class, possibly dotted like ``Network._forward``,
+  and the quoted code). The named definition must exist in that file and ``CODE`` must
+  occur, whitespace-normalized, in that definition's source (and so in the file).
+* **The textbook sections quote the textbook.** §3–§11 derive the algorithm, so every
+  quote there names a file of the textbook (the forward pass, the Ψ recursion, the
+  activations, the losses, the finite differences, ``train_step``), never the engine
+  (``src/psinet/engine/``), which only §14 may quote.
 * **The worked example.** The fenced ``text`` block after ``<!-- worked-example -->``
   holds lines ``name = value``; every value is recomputed with psinet and must agree
   to the 6 significant digits printed.
@@ -36,6 +40,18 @@ DOC = ROOT / "docs" / "derivation.md"
 QUOTE = re.compile(r"`(src/psinet/[\w/]+\.py)`,\s*`([A-Za-z_][\w.]*)`:\s*`([^`]+)`")
 # anything that starts like a quote, to catch malformed ones the full pattern misses
 QUOTE_START = re.compile(r"`src/psinet/[\w/]+\.py`,\s*`")
+
+# §3–§11, the derivation itself: it may quote only these files (training.py: train_step only)
+TEXTBOOK_START, TEXTBOOK_END = "\n## 3. ", "\n## 12. "
+TEXTBOOK = {
+    "src/psinet/network.py": None,
+    "src/psinet/backprop.py": None,
+    "src/psinet/activations.py": None,
+    "src/psinet/losses.py": None,
+    "src/psinet/gradcheck.py": None,
+    "src/psinet/training.py": ("train_step",),
+}
+ENGINE_TEST = ROOT / "tests" / "test_engine.py"
 
 MARKER = "<!-- worked-example -->"
 INPUTS = {
@@ -108,6 +124,39 @@ def quote_problems(doc):
         bodies = [_normalize(ast.get_source_segment(source, n) or "") for n in nodes]
         if not any(wanted in body for body in bodies):
             problems.append((label, f"the code occurs in {path} but not in {name}"))
+    return problems
+
+
+def _section(doc, start, end):
+    """The text of ``doc`` from the heading ``start`` up to the heading ``end``."""
+    assert start in doc and end in doc, f"headings {start!r} and {end!r} must both be there"
+    return doc[doc.index(start) : doc.index(end)]
+
+
+def textbook_problems(doc):
+    """(quote, problem) for each quote in §3–§11 of something other than the textbook."""
+    problems = []
+    for path, name, code in QUOTE.findall(_section(doc, TEXTBOOK_START, TEXTBOOK_END)):
+        label = f"`{path}`, `{name}`: `{code}`"
+        if path.startswith("src/psinet/engine/"):
+            problems.append((label, "§3–§11 quote the textbook; the engine belongs in §14"))
+        elif path not in TEXTBOOK:
+            problems.append((label, f"{path} is not a file of the textbook"))
+        elif TEXTBOOK[path] is not None and name.split(".")[0] not in TEXTBOOK[path]:
+            problems.append((label, f"of {path}, §3–§11 quote only {', '.join(TEXTBOOK[path])}"))
+    return problems
+
+
+def engine_test_problems(doc):
+    """(name, problem) for each test §14 names that tests/test_engine.py does not define."""
+    chapter = _section(doc, "\n## 14. ", "\n## 15. ")
+    problems = []
+    if "`tests/test_engine.py`" not in chapter:
+        problems.append(("§14", "does not name tests/test_engine.py, the test that ties the two"))
+    defined = set(re.findall(r"^def (test_\w+)", ENGINE_TEST.read_text(encoding="utf-8"), re.M))
+    for name in re.findall(r"`(test_\w+)`", chapter):
+        if name not in defined:
+            problems.append((name, "is not a test in tests/test_engine.py"))
     return problems
 
 
@@ -203,16 +252,40 @@ def test_every_quoted_line_is_in_its_function():
 def test_the_document_quotes_the_code_it_derives():
     quoted = {(path, name) for path, name, _ in QUOTE.findall(_doc())}
     for must in [
-        ("src/psinet/network.py", "Network._forward_bar"),
+        ("src/psinet/network.py", "Network._forward"),
         ("src/psinet/backprop.py", "backward"),
         ("src/psinet/backprop.py", "output_psi"),
+        ("src/psinet/backprop.py", "output_loss"),
+        ("src/psinet/activations.py", "Activation.chain"),
+        ("src/psinet/activations.py", "Activation.backward"),
+        ("src/psinet/activations.py", "Sigmoid.derivative"),
         ("src/psinet/activations.py", "Softmax.backward"),
+        ("src/psinet/losses.py", "MeanSquaredError.gradient"),
         ("src/psinet/losses.py", "BinaryCrossEntropy.value_from_z"),
         ("src/psinet/losses.py", "CategoricalCrossEntropy.value_from_z"),
         ("src/psinet/gradcheck.py", "numerical_gradients"),
-        ("src/psinet/training.py", "_StepPlan.step"),
+        ("src/psinet/training.py", "train_step"),
+        ("src/psinet/engine/step.py", "StepPlan.step"),
+        ("src/psinet/engine/step.py", "StepPlan.start"),
+        ("src/psinet/engine/step.py", "StepPlan.finish"),
+        ("src/psinet/engine/sweep.py", "Sweep.run"),
+        ("src/psinet/engine/sweep.py", "gradient_bound"),
+        ("src/psinet/engine/buffers.py", "forward"),
+        ("src/psinet/engine/deferred.py", "PendingFirstLayer.forward_product"),
+        ("src/psinet/engine/data.py", "EpochData.loss"),
     ]:
         assert must in quoted, f"docs/derivation.md quotes nothing from {must[0]}, {must[1]}"
+
+
+def test_the_derivation_quotes_only_the_textbook():
+    problems = textbook_problems(_doc())
+    assert not problems, "quotes in §3–§11 of docs/derivation.md:\n" + _report(problems)
+    assert QUOTE.findall(_section(_doc(), TEXTBOOK_START, TEXTBOOK_END)), "§3–§11 quote nothing"
+
+
+def test_the_engine_chapter_names_the_test_that_ties_it_to_the_textbook():
+    problems = engine_test_problems(_doc())
+    assert not problems, "§14 of docs/derivation.md:\n" + _report(problems)
 
 
 def test_worked_example_numbers_are_what_psinet_computes():
@@ -262,13 +335,41 @@ def test_a_changed_number_fails(old, new):
 
 def test_a_changed_quote_fails():
     doc = _doc()
-    good = "`grad_product(psi_T, X_bar_l, grad_l)`"
+    good = "`grad_W[l] = psi[l].T @ X_bar[l]`"
     assert good in doc
     for bad in [
-        good.replace("psi_T", "psi_l"),  # code that is not in the file
+        good.replace("psi[l].T", "psi[l - 1].T"),  # code that is not in the file
         good.strip("`"),  # malformed: the code is not a code span
     ]:
         assert quote_problems(doc.replace(good, bad, 1)), bad
-    wrong_function = doc.replace("`Sweep.run`: " + good, "`output_psi`: " + good, 1)
+    wrong_function = doc.replace("`backward`: " + good, "`output_psi`: " + good, 1)
     assert wrong_function != doc
     assert any("not in output_psi" in p for _, p in quote_problems(wrong_function))
+
+
+def test_an_engine_quote_in_the_derivation_fails():
+    """A quote of the engine moved into §7 is refused, though the quote itself holds."""
+    doc = _doc()
+    engine = "`src/psinet/engine/sweep.py`, `Sweep.run`: `grad_product(psi_T, X_bar_l, grad_l)`"
+    textbook = "`src/psinet/backprop.py`, `backward`: `grad_W[l] = psi[l].T @ X_bar[l]`"
+    assert engine in doc and textbook in _section(doc, TEXTBOOK_START, TEXTBOOK_END)
+    start = doc.index(TEXTBOOK_START)
+    doctored = doc[:start] + doc[start:].replace(textbook, engine, 1)
+    assert not quote_problems(doctored)  # the quote is true ...
+    problems = textbook_problems(doctored)  # ... but it is the engine, in the derivation
+    assert [p for _, p in problems] == ["§3–§11 quote the textbook; the engine belongs in §14"]
+    for path, name in [
+        ("src/psinet/engine/step.py", "StepPlan.step"),  # the engine
+        ("src/psinet/io/_save.py", "save"),  # not a file of the textbook
+        ("src/psinet/training.py", "fit"),  # of training.py, train_step only
+    ]:
+        quote = f"`{path}`, `{name}`: `x`"
+        assert textbook_problems(doc[:start] + doc[start:].replace(textbook, quote, 1)), quote
+
+
+def test_a_wrong_engine_test_name_fails():
+    doc = _doc()
+    good = "`test_mutation_sigmoid_start`"
+    assert good in _section(doc, "\n## 14. ", "\n## 15. ")
+    assert engine_test_problems(doc.replace(good, "`test_mutation_sigmoid_begin`", 1))
+    assert engine_test_problems(doc.replace("`tests/test_engine.py`", "the engine's test"))

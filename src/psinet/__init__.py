@@ -28,6 +28,7 @@ from . import (
     schedules,
     training,
 )
+from ._version import __version__
 from .activations import register as register_activation
 from .backprop import gradients, trace
 from .gradcheck import check_gradients, numerical_gradients
@@ -36,8 +37,6 @@ from .losses import register as register_loss
 from .network import ForwardCache, Network
 from .preprocessing import NotFittedError, Standardizer, one_hot, standardize, train_test_split
 from .training import EarlyStopping, History, accuracy, evaluate, fit
-
-__version__ = "0.1.0"
 
 __all__ = [
     "EarlyStopping",

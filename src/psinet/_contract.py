@@ -96,11 +96,7 @@ def checked_array(
     if not isinstance(result, np.ndarray):
         if scalar_ok and isinstance(result, numbers.Real) and not isinstance(result, bool):
             return np.asarray(result)
-        hint = (
-            "; return the array you computed (or `out`, after writing into it)"
-            if result is None
-            else ""
-        )
+        hint = "; return the array you computed" if result is None else ""
         raise TypeError(
             f"{_where(part, method)} must return an ndarray of shape {shape} "
             f"({_WHAT[method]}), got {type(result).__name__}{hint}"

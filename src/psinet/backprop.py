@@ -64,18 +64,22 @@ def backward(
     cache, W, f = net.cache, net.weights, net.activations
     assert cache is not None and cache.n_samples == len(Y), "forward must run on this batch first"
     X_bar, z, a, L = cache.X_bar, cache.z, cache.a, net.n_layers
-    psi: list[Array] = [np.empty(0)] * L  # Ψ_l = ∂E/∂z_l,  (N, n_{l+1})
-    grad_W: list[Array] = [np.empty(0)] * L  # ∂E/∂W_l,  (n_{l+1}, n_l + 1)
-    psi[L - 1] = output_psi(loss, f[L - 1], z[L - 1], a[L - 1], Y, sample_weight)  # the start
+    psi: list[Any] = [None] * L  # Ψ_l = ∂E/∂z_l                            (N, n_{l+1})
+    grad_W: list[Any] = [None] * L  # ∂E/∂W_l                             (n_{l+1}, n_l + 1)
+
+    # Ψ_{L-1} = ∂E/∂ŷ ⊙ f'_{L-1}(z_{L-1}), the start at the output
+    psi[L - 1] = output_psi(loss, f[L - 1], z[L - 1], a[L - 1], Y, sample_weight)
     l = L - 1
     try:
         for l in reversed(range(L)):
             grad_W[l] = psi[l].T @ X_bar[l]  # ∂E/∂W_l = Ψ_lᵀ X̄_l
-            if l > 0:  # Ψ_{l-1} = (Ψ_l W_l[:, :-1]) ⊙ f'_{l-1}(z_{l-1}); no neuron feeds the 1
+            if l > 0:  # Ψ_{l-1} = (Ψ_l W_l[:, :-1]) ⊙ f'_{l-1}(z_{l-1}), the bias column
+                # dropped (no neuron of layer l feeds the constant 1)
                 psi[l - 1] = f[l - 1].chain(psi[l] @ W[l][:, :-1], z[l - 1], a[l - 1])
     except Exception as exc:
-        annotate(exc, f"backprop, layer {l - 1}")  # which part raised, and where
+        annotate(exc, f"backprop, layer {l - 1}")  # names the part that raised, and where
         raise
+
     cache.psi = psi
     E = output_loss(loss, f[L - 1], z[L - 1], a[L - 1], Y, sample_weight)
     if l2:  # E + λ/2 Σ_l ‖W_l[:, :-1]‖², and λ W_l[:, :-1] added to ∂E/∂W_l (never the bias)
@@ -99,8 +103,7 @@ def output_psi(
         if fused_pair(loss, f_out):
             psi = (y_hat - Y) / len(Y)  # Ψ_{L-1} = (ŷ − Y)/N
         else:
-            dE_dy_hat = checked_array(loss.gradient(y_hat, Y), y_hat.shape, loss, "gradient")
-            psi = f_out.chain(dE_dy_hat.astype(y_hat.dtype, copy=False), z, y_hat)
+            psi = f_out.chain(loss.dE_dy_hat(y_hat, Y), z, y_hat)  # ∂E/∂ŷ ⊙ f'_{L-1}(z_{L-1})
     except Exception as exc:
         annotate(exc, "backprop, the output layer")
         raise

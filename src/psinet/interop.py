@@ -66,6 +66,7 @@ import numpy as np
 
 from . import activations as _activations
 from ._checks import check_bool
+from ._version import __version__
 from .activations import Activation
 from .io import HEADER_LIMIT, FormatError, decode_json_object
 from .io._archive import _bounded_int, _finite_float, _open_regular, _refuse_constant, _short
@@ -347,7 +348,6 @@ def _tensor_names(net: Network) -> list[tuple[str, Array]]:
 
 
 def _safetensors_header(net: Network, tensors: list[tuple[str, Array]]) -> bytes:
-    from . import __version__  # here: psinet/__init__ may import this module
 
     code = "F64" if np.dtype(net.dtype) == np.float64 else "F32"
     header: dict[str, Any] = {

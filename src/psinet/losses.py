@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ._contract import Part, check_signatures, exactly, register_class
+from ._contract import Part, check_signatures, checked_array, exactly, register_class
 from .activations import Activation, Sigmoid, Softmax, row_max, row_sum
 
 Array = np.ndarray
@@ -80,6 +80,16 @@ class Loss(Part):
     def gradient(self, y_hat: Array, Y: Array) -> Array:
         """∂E/∂ŷ: a new ndarray of shape (N, n_out) (the 1/N of the mean included)."""
         raise NotImplementedError
+
+    def dE_dy_hat(self, y_hat: Array, Y: Array) -> Array:
+        """``∂E/∂ŷ`` by :meth:`gradient`: checked (real numbers, ŷ's shape), in ŷ's dtype.
+
+        How psinet calls a loss's gradient (with ``float(loss.value(...))`` for E): a
+        wrong result is refused here, naming the class and the method."""
+        g = self.gradient(y_hat, Y)
+        if type(g) is not np.ndarray or g.shape != y_hat.shape or g.dtype != y_hat.dtype:
+            g = np.asarray(checked_array(g, y_hat.shape, self, "gradient"), dtype=y_hat.dtype)
+        return g
 
     def value_from_z(self, z: Array, Y: Array) -> float:
         """E computed stably from the output layer's weighted sums ``z``, shape (N, n_out).

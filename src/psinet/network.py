@@ -251,19 +251,19 @@ class Network:
 
     def _forward(self, X: Array) -> ForwardCache:
         """The forward phase on a checked X (N, n_0), as the derivation writes it."""
-        X_bar: list[Array] = []  # X̄_l, z_l and X_{l+1} = f_l(z_l) of every layer l
-        z: list[Array] = []
-        a: list[Array] = []
+        X_bar: list[Array] = []  # X̄_l = [X_l, 1]                          (N, n_l + 1)
+        z: list[Array] = []  # z_l = X̄_l W_lᵀ                                 (N, n_{l+1})
+        a: list[Array] = []  # X_{l+1} = f_l(z_l), the input of layer l + 1   (N, n_{l+1})
         ones = np.ones((len(X), 1), dtype=self.dtype)  # the bias "input" of every sample
         l = 0
         try:
             for l, (W_l, f_l) in enumerate(zip(self.weights, self.activations, strict=True)):
                 X_l = X if l == 0 else a[l - 1]  # the data, or the layer below's output
-                X_bar.append(np.hstack([X_l, ones]))  # X̄_l = [X_l, 1]    (N, n_l + 1)
-                z.append(X_bar[l] @ W_l.T)  # z_l = X̄_l W_lᵀ               (N, n_{l+1})
-                a.append(f_l(z[l]))  # X_{l+1} = f_l(z_l)                  (N, n_{l+1})
+                X_bar.append(np.hstack([X_l, ones]))  # X̄_l = [X_l, 1]
+                z.append(X_bar[l] @ W_l.T)  # z_l = X̄_l W_lᵀ
+                a.append(f_l(z[l]))  # X_{l+1} = f_l(z_l)
         except Exception as exc:
-            annotate(exc, f"the forward pass, layer {l}")  # which part raised, and where
+            annotate(exc, f"the forward pass, layer {l}")  # names the part that raised
             raise
         return ForwardCache(X_bar, z, a)
 

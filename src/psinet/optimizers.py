@@ -54,31 +54,19 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable, Mapping, Sequence
-from functools import partial
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from psinet._checks import check_keys
-from psinet._raw import flat_view
 from psinet.schedules import Schedule, _as_float, _as_int, schedule_from_config
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "NonFiniteStep", "Optimizer", "RMSprop"]
 
 Array = NDArray[np.floating[Any]]
 Bounds = dict[str, float]
-
-
-class DeferredFirst(Protocol):
-    """What holds back the update of ``weights[0]`` (see :meth:`Optimizer.bind_step`)."""
-
-    def pend(self) -> None:
-        """Take this step's update of ``weights[0]``, ``w ← w − g``, to apply it later."""
-
-    def materialize(self) -> None:
-        """Apply every held-back update and write this step's gradient into ``grads[0]``."""
 
 
 class NonFiniteStep(FloatingPointError):
@@ -262,38 +250,6 @@ class Optimizer:
             self._bounds = new
             return
         self._step_checked(weights, grads, prescaled)
-
-    def bind_step(
-        self,
-        weights: Sequence[Array],
-        grads: Sequence[Array],
-        *,
-        prescaled: bool = False,
-        deferred: DeferredFirst | None = None,
-    ) -> Callable[[float], None]:
-        """``update(G)``: :meth:`step_if_finite` on these arrays, bound once.
-
-        The training step binds it at the start of each epoch (nothing else changes the
-        arrays while an epoch runs) and calls it every step with its bound ``G`` on
-        ``|g|``. Plain SGD on prescaled gradients binds a leaner call (see there).
-
-        ``deferred``: None, or what holds back the update of ``weights[0]`` (the training
-        loop's deferred first-layer update): then ``grads[0]`` is not written by the
-        backward sweep. Plain SGD's lean call subtracts ``grads[1:]`` and hands the
-        update of ``weights[0]`` to ``deferred.pend()``, to be applied later; every other
-        update first calls ``deferred.materialize()`` (which applies what is held back
-        and writes this step's ``grads[0]``) and then steps as usual.
-        """
-        step = partial(self.step_if_finite, weights, grads, prescaled=prescaled)
-        if deferred is None:
-            return step
-        materialize = deferred.materialize
-
-        def update(G: float) -> None:
-            materialize()  # W_0 exact, grads[0] this step's gradient
-            step(G)
-
-        return update
 
     def _step_checked(
         self, weights: Sequence[Array], grads: Sequence[Array], prescaled: bool
@@ -563,57 +519,6 @@ class SGD(Optimizer):
         v = mu * b["v"] + G  # |μ·v + g|
         step = lr * (G + mu * v) if self.nesterov else lr * v
         return {"w": b["w"] + step, "v": v, "step": step}
-
-    def bind_step(
-        self,
-        weights: Sequence[Array],
-        grads: Sequence[Array],
-        *,
-        prescaled: bool = False,
-        deferred: DeferredFirst | None = None,
-    ) -> Callable[[float], None]:
-        """For plain SGD on prescaled gradients (``g`` holds η·∂E/∂W), ``w ← w − g`` with
-        the guard of :meth:`step_if_finite` kept to a few scalar operations per step:
-        ``max|w|`` grows by at most G. Whatever the bounds cannot prove, the first step
-        (no bounds yet), or arrays not yet checked take :meth:`step_if_finite` itself.
-
-        With ``deferred`` (see :meth:`Optimizer.bind_step`) the subtract covers
-        ``weights[1:]`` and ``deferred.pend()`` takes the update of ``weights[0]``; the
-        bound is the same: whether or not the update of ``weights[0]`` has been applied
-        yet, ``max|w|`` is at most the sum of the Gs since the weights were measured."""
-        guarded = super().bind_step(weights, grads, prescaled=prescaled, deferred=deferred)
-        plain = self.momentum == 0.0 and prescaled and self._own_step and self._provable
-        if not plain or type(self)._update is not SGD._update:
-            return guarded
-        first = 0 if deferred is None else 1  # the first layer this call subtracts
-        flat_w, flat_g = flat_view(weights), flat_view(grads)
-        if flat_w is not None and flat_g is not None:  # one subtract over all the weights
-            skip = sum(w.size for w in weights[:first])
-            pairs = [(flat_w[skip:], flat_g[skip:])]
-        else:
-            pairs = list(zip(weights[first:], grads[first:], strict=True))
-        pend = None if deferred is None else deferred.pend
-        subtract = np.subtract
-        writeable = all(w.flags.writeable for w in weights)
-        checked = False  # these very arrays passed step()'s checks: set by the first call
-
-        def sgd(G: float) -> None:
-            nonlocal checked
-            b = self._bounds
-            if checked and b is not None:
-                w_new = b["w"] + G  # |w − g| <= max|w| + G
-                if w_new <= b["limit"] and G <= b["limit"]:  # False for NaN too
-                    self.t += 1
-                    for w, g in pairs:
-                        subtract(w, g, w)  # w ← w − η·∂E/∂W
-                    if pend is not None:
-                        pend()  # W_0 ← W_0 − η·∂E/∂W_0, held back and applied later
-                    b["w"], b["step"], b["g"] = w_new, G, G
-                    return
-            guarded(G)
-            checked = writeable and self._fits_layout(weights, grads)
-
-        return sgd
 
     def _update(self, i: int, w: Array, g: Array, lr: float) -> None:
         mu = self.momentum

@@ -11,23 +11,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from .. import _raw
-from .. import optimizers as _optimizers
 from .._contract import exactly
 from .._interrupt import DeferredInterrupt, whole
 from ..activations import ACTIVATIONS
 from ..losses import LOSSES, Loss
 from ..network import Network
 from ..optimizers import Optimizer
-
-if TYPE_CHECKING:
-    from .data import EpochData
+from .update import plain_sgd
 
 Array = np.ndarray
+
+
+class Rows(Protocol):
+    """The epoch's data as :meth:`PendingFirstLayer.X_bar_b` reads it (an ``EpochData``)."""
+
+    X_bar: Array | None
+
+    def X_bar_b(self, a: int, b: int, out: Array) -> Array:
+        """``X̄_0`` of rows a … b-1, a view of ``X_bar`` or copied into ``out``."""
+        ...
 
 
 def folded_rate(optimizer: Optimizer) -> float | None:
@@ -141,9 +148,7 @@ class PendingFirstLayer:
         could read ``net.weights[0]`` during a step, and must see it exact."""
         W_0 = net.weights[0]
         steps, cost = _DEFER.get(W_0.dtype, (0, math.inf))
-        sgd = isinstance(optimizer, _optimizers.SGD) and optimizer.momentum == 0.0
-        sgd = sgd and type(optimizer).bind_step is _optimizers.SGD.bind_step
-        if not sgd or l2 or folded_rate(optimizer) is None:
+        if not plain_sgd(optimizer) or l2 or folded_rate(optimizer) is None:
             return None
         if not built_in(net, loss):
             return None
@@ -153,7 +158,7 @@ class PendingFirstLayer:
 
     # --- the step's moves -------------------------------------------------------------
 
-    def X_bar_b(self, data: EpochData, a: int, b: int) -> Array:
+    def X_bar_b(self, data: Rows, a: int, b: int) -> Array:
         """``X̄_0`` of rows a … b-1 (b − a, n_0 + 1), so that it follows the rows pending.
 
         Makes room first: when the batch does not fit, what is pending is applied."""

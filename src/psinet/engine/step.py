@@ -30,7 +30,7 @@ import numpy as np
 from .. import _raw
 from .. import optimizers as _optimizers
 from .._checks import DivergenceError
-from .._contract import annotate, checked_array, exactly
+from .._contract import annotate, exactly
 from .._interrupt import DeferredInterrupt
 from ..activations import Sigmoid
 from ..losses import Loss, MeanSquaredError, fused_pair
@@ -40,6 +40,7 @@ from .buffers import Buffers, forward
 from .deferred import PendingFirstLayer, folded_rate
 from .moves import backward_move, nothing
 from .sweep import Sweep, gradient_bound
+from .update import bind_update
 
 Array = np.ndarray
 
@@ -117,12 +118,9 @@ class StepPlan:
         self.scale = self.sweep.scale = scale
         self.eta = eta
         prescaled = eta is not None
-        if self.deferred is None:  # (an optimizer's own bind_step need not know `deferred`)
-            self.update = self.optimizer.bind_step(self.weights, self.grads, prescaled=prescaled)
-        else:
-            self.update = self.optimizer.bind_step(
-                self.weights, self.grads, prescaled=prescaled, deferred=self.deferred
-            )
+        self.update = bind_update(
+            self.optimizer, self.weights, self.grads, prescaled=prescaled, deferred=self.deferred
+        )
 
     def defer_first_layer(self, pending: PendingFirstLayer) -> None:
         """Let ``pending`` hold back the update of ``W_0`` (see :class:`PendingFirstLayer`).
@@ -204,8 +202,7 @@ class StepPlan:
             if self.mse:  # the built-in mse: ∂E/∂ŷ = (ŷ − Y)/B
                 np.subtract(self.y_hat, Y_b, psi)
             else:  # any other loss: its own gradient, checked (the 1/B is in it)
-                dE_dy_hat = self.loss.gradient(self.y_hat, Y_b)
-                np.copyto(psi, checked_array(dE_dy_hat, psi.shape, self.loss, "gradient"))
+                np.copyto(psi, self.loss.dE_dy_hat(self.y_hat, Y_b))
             if r_b is not None:
                 np.multiply(psi, r_b[:, None], psi)  # row n times r_n
             np.multiply(psi, self.c if self.mse else self.scale, psi)  # times η (mse: η/B)

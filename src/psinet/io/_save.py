@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import schedules as _schedules
+from .._version import __version__
 from ..activations import Activation
 from ..network import Network
 from ..optimizers import Optimizer
@@ -67,7 +68,6 @@ def save(net: Network, path: PathLike, *, optimizer: Optimizer | None = None) ->
     target = _target(path)
 
     # 1. Everything to be written, checked first: a file load() would refuse is not written.
-    from .. import __version__  # here, not at import time: psinet/__init__ may import io
 
     dtype = np.dtype(net.dtype)
     weights = [np.asarray(W) for W in net.weights]
