@@ -552,6 +552,31 @@ class Smoothed(CategoricalCrossEntropy):
      (Smoothed(), "categorical_crossentropy", "softmax", "onehot", 3)],
 )  # fmt: skip
 def test_a_subclass_of_a_fused_loss_runs_its_own_formula(loss, plain, out, kind, n_out):
+    psinet.register_loss(type(loss))  # registered, as a user would to save it
+    try:
+        _check_own_formula(loss, plain, out, kind, n_out)
+    finally:
+        del psinet.losses.REGISTERED[loss.name]
+
+
+def test_check_gradients_compares_a_loss_subclass_with_its_own_value():
+    """A subclass of the fused BCE that changes value but not gradient is inconsistent:
+    check_gradients must say so (both of its sides once used the fused formula)."""
+
+    class ValueOnly(BinaryCrossEntropy):
+        name = "test_engine_value_only"
+
+        def value(self, y_hat, Y):
+            return 2 * super().value(y_hat, Y)
+
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(5, 3)), rng.uniform(size=(5, 2)).round(1)
+    net = Network([3, 4, 2], ["tanh", "sigmoid"], seed=0)
+    assert check_gradients(net, X, Y, "binary_crossentropy").passed
+    assert not check_gradients(net, X, Y, ValueOnly()).passed
+
+
+def _check_own_formula(loss, plain, out, kind, n_out):
     sizes = (3, 5, n_out)
     net, ref, history, E, (X, Y) = _fit_both(["tanh", out], loss, sizes=sizes, kind=kind)
     _same(net, ref, history, E)

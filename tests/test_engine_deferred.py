@@ -181,7 +181,8 @@ def _press_ctrl_c(presses):
 
 
 def _overflow(engine, i):
-    engine.batches[i][2][0, 0] = np.inf  # this step's X̄_0 (a view of the epoch's data)
+    a = engine.batches[i][0]
+    engine.data.X_bar[a, 0] = np.inf  # the first row of this step's X̄_0, in the epoch's data
 
 
 @pytest.mark.parametrize("presses", [1, 2])

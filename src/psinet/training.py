@@ -1,6 +1,7 @@
 """The training loop: mini-batch gradient descent with validation and callbacks.
 
-One step is the derivation's four moves on a batch ``(X_b, Y_b)``::
+One step is the derivation's four moves on a batch ``(X_b, Y_b)``, and
+:func:`train_step` is exactly that, in plain NumPy::
 
     1. forward     z_l = X̄_l W_lᵀ,  X_{l+1} = f_l(z_l)          (cached)
     2. loss        E(ŷ, Y_b)
@@ -8,7 +9,8 @@ One step is the derivation's four moves on a batch ``(X_b, Y_b)``::
     4. update      optimizer.step(W, ∂E/∂W)                     (in place)
 
 :func:`fit` runs epochs of such steps over a seeded permutation of the data and
-returns a :class:`History`. ``Network.fit`` is the same function as a method.
+returns a :class:`History`; its steps are made fast by :mod:`psinet.engine`, proven
+equal to :func:`train_step`'s. ``Network.fit`` is the same function as a method.
 
 >>> import numpy as np
 >>> from psinet import Network, datasets, optimizers
@@ -428,13 +430,15 @@ def fit(
     :class:`DivergenceError` instead of being applied: the network keeps its last
     finite weights.
 
-    With plain SGD (no momentum, no L2) on a wide first layer and a small batch (a
-    rule on the shapes: ``W_0`` of 4 MiB or more and ``n_1 > 0.17·B²``), the first
-    layer's updates are applied two or three steps at a time, in one pass over ``W_0``,
-    and the forward pass in between is corrected exactly for them (see
-    ``_PendingFirstLayer``): the results differ from step-by-step updates by rounding
-    only, and the weights are exact whenever anyone can look (at the end of every
-    epoch, before callbacks and validation, and however fit returns or raises).
+    Every step is :func:`train_step`'s (the textbook's), made fast by
+    :mod:`psinet.engine`: the same numbers to rounding (``tests/test_engine.py``). With
+    plain SGD (no momentum, no L2) on a wide first layer and a small batch (``W_0`` of
+    4 MiB or more and ``n_1 > 0.17·B²``), and only when every activation and the loss
+    are built-ins, the first layer's updates are applied two or three steps at a time,
+    the forward pass in between corrected exactly for them
+    (:class:`psinet.engine.deferred.PendingFirstLayer`); the weights are exact whenever
+    anyone can look (at the end of every epoch, before callbacks and validation, and
+    however fit returns or raises).
     """
     # 1. Check everything; nothing is changed before all checks have passed.
     net = check_network(net)
@@ -501,6 +505,7 @@ def fit(
     # on the way there would only be noise.
     with DeferredInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore"):
         engine = Engine(net, X, Y, r, loss, optimizer, grads, l2, batch_size, shuffle, x_max)
+        step = -1  # the last step taken or tried (-1: none yet)
         try:
             for epoch in range(initial_epoch, epochs):  # 0-based index; people read epoch + 1
                 if interrupt.requested:
@@ -510,7 +515,7 @@ def fit(
                 seen = 0
                 for step in range(n_steps):
                     try:
-                        engine.step(step)  # forward, Ψ, ∂E/∂W_l, update
+                        seen = engine.step(step)  # forward, Ψ, ∂E/∂W_l, update
                     except DivergenceError as exc:
                         raise DivergenceError(
                             f"training diverged at epoch {epoch + 1}, step {step + 1} of "
@@ -518,12 +523,11 @@ def fit(
                             f"(this step was not applied). Try a smaller learning rate "
                             f"(now {optimizer.current_lr:.4g})."
                         ) from None
-                    seen = min(n_samples, (step + 1) * batch_size)
                     if progress.tty and progress.due(step + 1, n_steps):
                         progress.step(epoch, step + 1, n_steps, engine.loss(seen))
                     if interrupt.requested and step + 1 < n_steps:
                         break
-                engine.end_epoch()  # the weights and net.cache exact, before anyone looks
+                engine.end_epoch(step)  # the weights and net.cache exact, before anyone looks
                 E = engine.loss(seen)
                 if not math.isfinite(E):
                     raise DivergenceError(
@@ -552,7 +556,7 @@ def fit(
                     history.stopped = _stop_reason(hooks, record)
                     break
         finally:
-            engine.close()
+            engine.close(step if step >= 0 else None)
             for hook in hooks:
                 hook.on_train_end(net)
             if interrupt.requested:  # anywhere in fit, even in the last callbacks

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _raw
+from .._raw import copyto
 from ..backprop import _frobenius_norm
 from ..losses import Loss
 from ..network import Network
@@ -55,9 +55,8 @@ class Engine:
         multilabel = loss.name == "binary_crossentropy"
         self.data = EpochData(X, Y, r, net, loss, multilabel=multilabel, shuffled=shuffle)
         self.batch_size = batch_size
-        self.batches = self.data.batches(batch_size)
-        self.plans: dict[int, StepPlan] = {}  # one step plan per batch size, built when met
-        self.last: StepPlan | None = None  # the plan of the last step taken
+        self.plans: dict[int, StepPlan] = {}  # one step plan per batch size
+        self.batches: list[tuple[Any, ...]] = []  # per step (a, b, X̄_0, Y, r, outputs)
         B = min(batch_size, len(X))
         self.deferred = PendingFirstLayer.if_it_pays(  # W_0's update held back, if that pays
             net, loss, self.grads, optimizer, l2, B, own_rows=self.data.X_bar is None
@@ -67,46 +66,64 @@ class Engine:
     def begin_epoch(self, order: Array, shuffled: bool) -> None:
         """Arrange the data in ``order`` (N,) and rebind what an epoch may change (η)."""
         self.data.arrange(order, shuffled)
-        self.batches = self.data.batches(self.batch_size)  # views of this epoch's buffers
+        self.batches = self.data.batches(self.batch_size)  # views of the epoch's buffers
+        if self.deferred is not None:  # X̄_0 after the rows pending: made step by step
+            self.batches = [(a, b, None, *rest) for a, b, _, *rest in self.batches]
+        N, B = len(self.data.Y), self.batch_size
+        for size in sorted({min(B, N), N % B or min(B, N)}):  # B, and a last smaller batch
+            self._plan(size)  # built the first time
         for plan in self.plans.values():
             plan.begin_epoch()
         self.penalty = 0.0
 
-    def step(self, i: int) -> None:
-        """Train on batch ``i`` of the epoch; :class:`DivergenceError` leaves it unapplied."""
-        a, b, X_b, Y_b, r_b, out_b = self.batches[i]
-        plan = self.plans.get(b - a)
+    def _plan(self, B: int) -> StepPlan:
+        """The step plan for batches of ``B`` samples (built the first time)."""
+        plan = self.plans.get(B)
         if plan is None:
-            plan = self.plans[b - a] = StepPlan(
+            plan = self.plans[B] = StepPlan(
                 self.net,
-                b - a,
+                B,
                 self.loss_fn,
                 self.optimizer,
                 self.grads,
                 self.l2,
-                (b - a) * self.X_bar_norm2_per_row,
+                B * self.X_bar_norm2_per_row,
                 weighted=self.weighted,
             )
             if self.deferred is not None:
                 plan.defer_first_layer(self.deferred)
-        if self.deferred is not None:  # X̄_0 after the rows pending
-            X_b = self.deferred.X_bar_b(self.data, a, b)
-        elif X_b is None:  # a wide input, copied into the cache batch by batch
-            X_b = self.data.X_bar_b(a, b, plan.buffers.X_bar_0)
-        self.last = plan
-        if self.l2:
-            self.penalty += plan.step(X_b, Y_b, r_b) * (b - a)
-        else:
-            plan.step(X_b, Y_b, r_b)
-        _raw.copyto(out_b, plan.kept)  # the step's outputs: the epoch's loss and accuracy
+        return plan
 
-    def end_epoch(self) -> None:
+    def step(self, i: int) -> int:
+        """Train on batch ``i`` of the epoch; returns the samples seen so far in the epoch.
+
+        Raises :class:`DivergenceError` with the step not applied."""
+        a, b, X_b, Y_b, r_b, out_b = self.batches[i]
+        plan = self.plans[b - a]
+        if X_b is None:  # not a view made ahead (see _rows)
+            X_b = self._rows(plan, a, b)
+        penalty = plan.step(X_b, Y_b, r_b)
+        if penalty:  # λ/2 Σ‖W‖² before the update, for the epoch's loss (0.0 without L2)
+            self.penalty += penalty * (b - a)
+        copyto(out_b, plan.kept)  # the step's outputs: the epoch's loss and accuracy
+        return b
+
+    def _rows(self, plan: StepPlan, a: int, b: int) -> Array:
+        """``X̄_0`` of rows a … b-1 where it is not a view made ahead: after the rows
+        pending (deferred update), or a wide input copied into the cache batch by batch."""
+        if self.deferred is not None:
+            return self.deferred.X_bar_b(self.data, a, b)
+        return self.data.X_bar_b(a, b, plan.buffers.X_bar_0)
+
+    def end_epoch(self, i: int | None) -> None:
         """Make everything exact before anyone looks: pending updates applied, η divided
-        out of Ψ, ŷ written; ``net.cache`` then holds the last step's X̄_l, z_l and Ψ_l."""
+        out of Ψ, ŷ written; ``net.cache`` then holds the X̄_l, z_l and Ψ_l of step ``i``,
+        the last one taken (None: no step was)."""
         for plan in self.plans.values():
             plan.finish()
-        if self.last is not None:
-            self.net.cache = self.last.cache
+        if i is not None and self.batches:
+            a, b, *_ = self.batches[i]
+            self.net.cache = self.plans[b - a].cache
 
     def loss(self, seen: int) -> float:
         """The epoch's E over its first ``seen`` samples (L2 penalty included)."""
@@ -126,8 +143,9 @@ class Engine:
             "grad_norms": [_frobenius_norm(g) * unscale for g in self.grads],
         }
 
-    def close(self) -> None:
-        """However fit ends: every plan finished and its cache its own again."""
-        self.end_epoch()
+    def close(self, i: int | None) -> None:
+        """However fit ends (``i``: the last step taken or tried, or None): every plan
+        finished and its cache its own again."""
+        self.end_epoch(i)
         for plan in self.plans.values():
             plan.release()  # the cache lets go of the epoch's data
