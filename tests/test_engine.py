@@ -559,6 +559,45 @@ def test_a_subclass_of_a_fused_loss_runs_its_own_formula(loss, plain, out, kind,
         del psinet.losses.REGISTERED[loss.name]
 
 
+def test_a_subclass_that_changes_value_needs_its_own_sample_losses_for_weights():
+    """Sample weights sum sample_losses: inherited from the built-in, they would be the
+    built-in's terms, not the subclass's value; refused. (Equal weights are the plain
+    mean, the subclass's own value.)"""
+
+    class Doubled(BinaryCrossEntropy):
+        name = "test_engine_doubled_bce"
+
+        def value(self, y_hat, Y):
+            return 2 * super().value(y_hat, Y)
+
+        def gradient(self, y_hat, Y):
+            return 2 * super().gradient(y_hat, Y)
+
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(5, 3)), rng.uniform(size=(5, 2)).round(1)
+    net = Network([3, 4, 2], ["tanh", "sigmoid"], seed=0)
+    _, E = gradients(net, X, Y, Doubled(), sample_weight=np.ones(5))
+    assert math.isclose(E, Doubled().value(net.predict(X), Y))
+    for s in (np.arange(1.0, 6.0), np.array([1.0, 1.0, 1.0, 1.0, 1.0001])):
+        for call in (
+            lambda s=s: gradients(net, X, Y, Doubled(), sample_weight=s),
+            lambda s=s: net.evaluate(X, Y, Doubled(), sample_weight=s),
+            lambda s=s: net.fit(X, Y, loss=Doubled(), sample_weight=s, epochs=1, verbose=0),
+        ):
+            with pytest.raises(TypeError, match=r"value is Doubled's but its sample_losses"):
+                call()
+
+    class DoubledWithTerms(Doubled):
+        name = "test_engine_doubled_bce_terms"
+
+        def sample_losses(self, y_hat, Y):
+            return 2 * super().sample_losses(y_hat, Y)
+
+    s = np.array([1.0, 1.0, 1.0, 1.0, 1.0001])
+    _, E = gradients(net, X, Y, DoubledWithTerms(), sample_weight=s)
+    assert math.isclose(E, DoubledWithTerms().value(net.predict(X), Y), rel_tol=1e-4)
+
+
 def test_check_gradients_compares_a_loss_subclass_with_its_own_value():
     """A subclass of the fused BCE that changes value but not gradient is inconsistent:
     check_gradients must say so (both of its sides once used the fused formula)."""

@@ -36,9 +36,10 @@ from .io import load
 from .losses import register as register_loss
 from .network import ForwardCache, Network
 from .preprocessing import NotFittedError, Standardizer, one_hot, standardize, train_test_split
-from .training import EarlyStopping, History, accuracy, evaluate, fit
+from .training import DivergenceError, EarlyStopping, History, accuracy, evaluate, fit
 
 __all__ = [
+    "DivergenceError",
     "EarlyStopping",
     "ForwardCache",
     "History",

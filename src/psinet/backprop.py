@@ -218,7 +218,7 @@ def gradients(
     loss.check_targets(Y)
     l2 = _check_l2(l2)
     r = as_sample_weight(sample_weight, X.shape[0], net.dtype)
-    if r is not None:
+    if r is not None:  # (equal weights give r = None: the plain mean, no ℓ_n needed)
         check_weighted_loss(loss, net.activations[-1])
     targets = _gradient_arrays(net, out)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
@@ -236,12 +236,22 @@ def gradients(
 
 
 def check_weighted_loss(loss: Loss, f_out: Activation) -> None:
-    """TypeError unless ``loss`` can weigh samples: it gives each sample's loss ℓ_n."""
+    """TypeError unless ``loss`` can weigh samples: it gives each sample's loss ℓ_n, and
+    they are the terms of its own ``value`` (a subclass that overrides ``value`` but
+    inherits ``sample_losses`` would be weighted by its parent's formula)."""
     method = "sample_losses_from_z" if fused_pair(loss, f_out) else "sample_losses"
-    if getattr(type(loss), method) is getattr(Loss, method):
+    kind = type(loss)
+    if getattr(kind, method) is getattr(Loss, method):
         raise TypeError(
-            f"sample_weight needs each sample's loss: {type(loss).__name__} must implement "
+            f"sample_weight needs each sample's loss: {kind.__name__} must implement "
             f"{method}(...) returning ℓ_n, ndarray of shape (N,)"
+        )
+    owner = {m: next(c for c in kind.__mro__ if m in vars(c)) for m in ("value", method)}
+    if not issubclass(owner[method], owner["value"]):
+        raise TypeError(
+            f"sample_weight needs each sample's loss of {kind.__name__}'s own value: its "
+            f"value is {owner['value'].__name__}'s but its {method} is "
+            f"{owner[method].__name__}'s; define {method}(y_hat, Y) beside value"
         )
 
 

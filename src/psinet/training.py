@@ -265,7 +265,7 @@ def evaluate(
     loss.check_targets(Y)
     l2 = _check_l2(l2)
     r = as_sample_weight(sample_weight, X.shape[0], net.dtype)
-    if r is not None:
+    if r is not None:  # (equal weights give r = None: the plain mean, no ℓ_n needed)
         check_weighted_loss(loss, net.activations[-1])
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
         result = _evaluate(net, X, Y, loss, l2, r)
@@ -305,9 +305,12 @@ def train_step(
     (1/B) Σ_n r_n ℓ_n (:func:`fit` passes ``r = s·N/Σ s`` of the whole training set).
     Afterwards ``net.cache`` holds this batch's ``X̄_l``, ``z_l`` and ``Ψ_l = ∂E/∂z_l``.
 
-    No update is applied whose result would not be finite: when the loss or a gradient
-    is NaN or inf, or the update would write one, this raises :class:`DivergenceError`
-    and the weights and the optimizer stay as they were.
+    No update is applied whose result would not be finite: when a gradient is NaN or
+    inf, or the update would write one, this raises :class:`DivergenceError` and the
+    weights and the optimizer stay as they were (as in :func:`fit`, a loss that
+    overflowed with every gradient finite is returned as it is, inf). With a
+    learning-rate schedule, call ``optimizer.set_epoch(epoch)`` at the start of each
+    epoch, as :func:`fit` does: the rate is ``schedule(epoch)``.
 
     >>> from psinet import Network, optimizers
     >>> net = Network([2, 2, 1], "sigmoid", seed=0)
@@ -332,8 +335,9 @@ def train_step(
     with np.errstate(over="ignore", invalid="ignore"):  # a non-finite step is refused below
         net.cache = net._forward(X)  # 1. forward: X̄_l, z_l, X_{l+1} = f_l(z_l)
         grads, E = backward(net, Y, loss, l2=l2, sample_weight=r)  # 2.–3. Ψ and ∂E/∂W_l
-        if not (math.isfinite(E) and all(np.isfinite(g).all() for g in grads)):
-            raise DivergenceError(f"the loss or a gradient is not finite (E = {E})")
+        for l, g in enumerate(grads):
+            if not np.isfinite(g).all():
+                raise DivergenceError(f"the gradient of weights[{l}] is not finite (NaN or inf)")
         G = max(float(np.abs(g).max()) for g in grads)  # max |∂E/∂W_l|: the guard's bound
         try:
             optimizer.step_if_finite(list(net.weights), grads, G)  # 4. update, in place
@@ -469,7 +473,7 @@ def fit(
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
     loss.check_targets(Y)
     r = as_sample_weight(sample_weight, X.shape[0], net.dtype)
-    if r is not None:
+    if r is not None:  # (equal weights give r = None: the plain mean, no ℓ_n needed)
         check_weighted_loss(loss, net.activations[-1])
     seed = cast(int, np.random.SeedSequence().entropy) if seed is None else seed
     r_val = None
