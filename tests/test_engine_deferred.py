@@ -26,36 +26,6 @@ N, B = 103, 8  # 12 batches of 8 and a last one of 7
 TOL = {np.float64: {"rtol": 1e-10, "atol": 1e-13}, np.float32: {"rtol": 2e-4, "atol": 1e-6}}
 
 
-@pytest.fixture
-def deferring(monkeypatch):
-    """Deferral on for any size (both dtypes); returns a function that switches it off,
-    and counts the steps pended (so a test can see that deferral ran)."""
-    monkeypatch.setattr(deferred, "_DEFER_MIN_BYTES", 0)
-    for dtype, (steps, _) in list(deferred._DEFER.items()):
-        monkeypatch.setitem(deferred._DEFER, dtype, (steps, 0.0))
-    pended = []
-    pend = deferred.PendingFirstLayer.pend
-
-    def counting_pend(self):
-        pended.append(self.k)
-        pend(self)
-
-    monkeypatch.setattr(deferred.PendingFirstLayer, "pend", counting_pend)
-
-    class Switch:
-        count = pended
-
-        @staticmethod
-        def off():
-            monkeypatch.setattr(deferred, "_DEFER_MIN_BYTES", 1 << 62)
-
-        @staticmethod
-        def on():
-            monkeypatch.setattr(deferred, "_DEFER_MIN_BYTES", 0)
-
-    return Switch
-
-
 def _data(dtype, n=N, n_in=N_IN, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, n_in)).astype(dtype)
