@@ -3,8 +3,10 @@
 * ``oldest``: the suite on the lowest declared Python with the lowest declared NumPy;
 * ``newest``: the suite on the newest declared Python with the newest NumPy there is;
 * ``dist``: build the sdist and the wheel, check what each holds, install the wheel in
-  a fresh virtual environment and run the suite from the unpacked sdist against it,
-  then type-check a small user script against the installed wheel with mypy.
+  a fresh virtual environment and run ``python -m pytest`` in the unpacked sdist against
+  it, as a distribution packager does (the root conftest.py leaves out the doctests of
+  the sdist's src/psinet there: they run next, against the installed package), then
+  type-check a small user script against the installed wheel with mypy.
 
 The versions are read from pyproject.toml, never repeated here: the Python range from
 the ``Programming Language :: Python :: 3.x`` classifiers, the NumPy floor from
@@ -165,17 +167,20 @@ def dist(session: nox.Session) -> None:
 
     session.install(f"{wheel}[test,plot,sklearn]", "mypy")
     session.chdir(unpacked)
-    location = session.run(
-        "python", "-c", "import psinet; print(psinet.__file__)", silent=True
-    ).strip()
+    output = session.run("python", "-c", "import psinet; print(psinet.__file__)", silent=True)
+    assert isinstance(output, str), output  # silent=True: run returns what was printed
+    location = output.strip()
     installed = Path(location).parent
     if not installed.is_relative_to(Path(session.virtualenv.location).resolve()):
         raise ValueError(f"psinet must import from the installed wheel, got {location}")
     print(f"psinet imports from {installed}")
-    # tests/ from the sdist; the doctests from the installed package itself.
+    # What a distribution packager runs: plain pytest in the unpacked sdist (tests/; the
+    # root conftest.py leaves out src/psinet, whose modules are not the ones imported) ...
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider")
+    # ... then the doctests, from the installed package itself.
     session.run(
         "python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
-        "-c", "pyproject.toml", "--rootdir", ".", "tests", str(installed),
+        "-c", "pyproject.toml", "--rootdir", ".", str(installed),
     )  # fmt: skip
 
     script = tmp / "user_script.py"

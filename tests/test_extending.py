@@ -424,3 +424,59 @@ def test_any_signature_that_takes_psinet_call_is_accepted():
 
     net = Network([3, 4, 2], [Flexible(), "identity"], seed=0)
     assert np.allclose(net.predict(X), Network([3, 4, 2], ["tanh", "identity"], seed=0).predict(X))
+
+
+# ------------------------------------------------- a part that returns NaN or inf
+class NaNAt(Activation):
+    """A buggy activation: NaN where z < 0 (sqrt of a negative), from finite z."""
+
+    name = "test_nan_at"
+
+    def value(self, z):
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(z)
+
+    def derivative(self, z, a):
+        return 0.5 / a
+
+
+class InfAt(Activation):
+    """An activation that overflows inside itself: exp(z) for finite z >= 710."""
+
+    name = "test_inf_at"
+
+    def value(self, z):
+        with np.errstate(over="ignore"):
+            return np.exp(z)
+
+    def derivative(self, z, a):
+        return a
+
+
+def test_a_part_that_returns_nan_from_finite_z_is_named_not_called_an_overflow():
+    net = Network([3, 5, 2], ["identity", NaNAt()], seed=0)
+    for call in (net.forward, net.predict):
+        with pytest.raises(ValueError, match=r"NaNAt\.value returned NaN at layer 1 from finite z"):
+            call(X)
+    net = Network([3, 5, 2], [NaNAt(), "identity"], seed=0)
+    for call in (net.forward, net.predict, lambda X: gradients(net, X, Y, "mse")):
+        with pytest.raises(ValueError, match=r"NaNAt\.value returned NaN at layer 0") as excinfo:
+            call(X)
+        assert "overflowed" not in str(excinfo.value) and "scale the inputs" not in str(
+            excinfo.value
+        )
+
+
+def test_a_part_that_returns_inf_from_finite_z_is_named_too():
+    net = Network([3, 1], [InfAt()], seed=0)
+    net.weights[0] = np.array([[1000.0, 0.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"InfAt\.value returned inf at layer 0 from finite z"):
+        net.predict(np.ones((2, 3)))
+
+
+def test_a_genuine_overflow_of_z_is_still_an_overflow_not_the_part():
+    net = Network([2, 1], [NaNAt()], seed=0)  # NaNAt would be blamed if it were asked
+    net.weights[0] = np.array([[1e300, 1e300, 0.0]])
+    for call in (net.forward, net.predict):
+        with pytest.raises(ValueError, match=r"the outputs overflowed float64.*scale the inputs"):
+            call([[1e10, 1e10]])

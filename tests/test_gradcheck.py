@@ -262,3 +262,24 @@ def test_a_group_of_unresolved_layers_says_which_layer_its_reason_describes():
     worst = max((r for r in report.layers if r.status == "unresolved"), key=lambda r: r.max_grad)
     note = f"layers 0–{unresolved[-1]} unresolved; of them layer {worst.layer} has the largest"
     assert note in str(report)
+
+
+def test_a_reference_that_overflowed_is_a_clear_error_not_nan():
+    net = Network([2, 1], "identity", seed=0)
+    with pytest.raises(
+        ValueError, match=r"the loss E at the given weights is inf.*scale the inputs"
+    ):
+        numerical_gradients(net, [[1e200, 1e200]], [[0.0]], "mse")
+
+
+def test_differences_that_overflow_near_the_weights_are_said():
+    # z = w·x with z² a millionth below float64's max: E(w) = z²/2 and ∂E/∂w = z²/w are
+    # finite, E(w + ε) is not: the entry is not finite, and numerical_gradients says so
+    net = Network([1, 1], "identity", seed=0)
+    net.weights[0] = np.array([[1000.0, 0.0]])
+    X, Y = [[np.sqrt(np.finfo(np.float64).max * (1 - 1e-6)) / 1000]], [[0.0]]
+    with pytest.warns(RuntimeWarning, match=r"E is not finite within 2ε of weights\[0\]\[0, 0\]"):
+        numeric = numerical_gradients(net, X, Y, "mse")
+    assert not np.isfinite(numeric[0][0, 0])
+    report = check_gradients(net, X, Y, "mse")  # the report says it: no warning
+    assert report.layers[0].cause == "not finite"

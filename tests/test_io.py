@@ -9,6 +9,7 @@ import os
 import pickle
 import re
 import signal
+import socket
 import stat
 import struct
 import subprocess
@@ -207,7 +208,24 @@ def test_optimizer_arrays_and_header(good: Path) -> None:
 
 def test_load_ignores_optimizer_and_without_one_gives_none(good: Path, tmp_path: Path) -> None:
     assert isinstance(load(good), Network)
-    assert load_with_optimizer(save(make_net(), tmp_path / "plain"))[1] is None
+    with pytest.warns(UserWarning, match="no optimizer state"):
+        assert load_with_optimizer(save(make_net(), tmp_path / "plain"))[1] is None
+
+
+def test_load_with_optimizer_warns_when_the_file_has_none(tmp_path: Path) -> None:
+    # fit(optimizer=None) would silently start a fresh Adam: a resume that is not one.
+    path = save(make_net(), tmp_path / "plain")
+    with pytest.warns(UserWarning, match=r"no optimizer state") as caught:
+        net, opt = load_with_optimizer(path)
+    assert opt is None and net.sizes == make_net().sizes
+    (w,) = caught
+    assert "net.save(path, optimizer=opt)" in str(w.message) and str(path) in str(w.message)
+    assert w.filename == __file__  # points at the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load(path)  # load() never hands an optimizer back: nothing to warn about
+        save(make_net(), path, optimizer=Adam())
+        assert isinstance(load_with_optimizer(path)[1], Adam)
 
 
 def test_save_refuses_what_load_would_refuse(tmp_path: Path) -> None:
@@ -294,6 +312,71 @@ def test_file_mode_umask_for_new_files_kept_for_existing(tmp_path: Path) -> None
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     finally:
         os.umask(umask)
+
+
+def _make_special(path: Path, kind: str) -> None:
+    """A FIFO, a Unix socket or a directory at ``path`` (never a real device)."""
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        with socket.socket(socket.AF_UNIX) as s:  # a relative name: AF_UNIX paths are short
+            cwd = os.getcwd()
+            os.chdir(path.parent)
+            try:
+                s.bind(path.name)
+            finally:
+                os.chdir(cwd)
+    else:
+        path.mkdir()
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    st = os.lstat(path)
+    return stat.S_IFMT(st.st_mode), st.st_dev, st.st_ino
+
+
+SPECIAL = ["fifo", "socket", "directory"]
+
+
+@POSIX
+@pytest.mark.parametrize("via_link", [False, True], ids=["direct", "symlink"])
+@pytest.mark.parametrize("kind", SPECIAL)
+def test_save_refuses_to_replace_a_special_file(tmp_path: Path, kind: str, via_link: bool) -> None:
+    special = tmp_path / "m.npz"
+    _make_special(special, kind)
+    before = _identity(special)
+    target = special
+    if via_link:  # a link is followed, as load() follows it: what it leads to decides
+        target = tmp_path / "link.npz"
+        target.symlink_to(special)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(ValueError, match=r"must name a (regular )?file") as caught:
+        save(make_net(), target)
+    if kind != "directory":
+        what = {"fifo": "a named pipe (FIFO)", "socket": "a socket"}[kind]
+        assert what in str(caught.value) and str(special) in str(caught.value)
+    assert _identity(special) == before  # still there, still the same kind, untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == names  # no temporary file left
+
+
+@POSIX
+def test_save_refuses_a_special_file_swapped_in_during_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = save(make_net(), tmp_path / "m.npz")
+    real_write = npy_format.write_array
+
+    def write_and_swap(*args: Any, **kwargs: Any) -> None:
+        if path.is_file():  # another process puts a FIFO there while the archive is written
+            path.unlink()
+            os.mkfifo(path)
+        real_write(*args, **kwargs)
+
+    monkeypatch.setattr(WRITE_ARRAY, write_and_swap)
+    with pytest.raises(ValueError, match=r"named pipe \(FIFO\)"):
+        save(make_net(seed=1), path)
+    assert stat.S_ISFIFO(os.lstat(path).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
 
 
 @POSIX

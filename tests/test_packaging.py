@@ -156,3 +156,58 @@ def test_the_reference_check_can_fail(line, problem):
     else:
         assert len(problems) == 1 and problem in problems[0]
         assert problems[0].startswith("docs/probe.md:1: ")
+
+
+# ------------------------------------------------- the sdist's suite against the wheel
+def _pytest_in(cwd: Path, *args: str, pythonpath: Path | None = None) -> str:
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    return output
+
+
+def test_the_unpacked_sdist_runs_plain_pytest_against_an_installed_psinet(tmp_path):
+    """What a distribution packager does: ``python -m pytest`` in the unpacked sdist with
+    the wheel installed. Here the "wheel" is a copy of the package earlier on sys.path; the
+    "sdist" holds pyproject.toml, conftest.py and src/psinet as the real one does. The
+    doctests of src/psinet cannot run against another psinet (pytest's "import file
+    mismatch"): the root conftest.py leaves them out, and says so in the header."""
+    import shutil
+
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    installed = tmp_path / "site-packages"
+    shutil.copytree(ROOT / "src" / "psinet", installed / "psinet", ignore=ignore)
+    sdist = tmp_path / "psinet-0.1.0"
+    shutil.copytree(ROOT / "src" / "psinet", sdist / "src" / "psinet", ignore=ignore)
+    for name in ("pyproject.toml", "conftest.py"):
+        shutil.copy(ROOT / name, sdist / name)
+    (sdist / "tests").mkdir()
+    (sdist / "tests" / "test_which.py").write_text(
+        "import psinet\n\ndef test_imports_the_installed_psinet():\n"
+        f"    assert psinet.__file__.startswith({str(installed)!r})\n"
+    )
+    output = _pytest_in(sdist, pythonpath=installed)
+    assert "1 passed" in output and "import file mismatch" not in output
+    assert "the doctests of src/psinet are not collected" in output
+
+
+def test_the_repository_run_collects_the_doctests():
+    if Path(psinet.__file__).resolve().parent != ROOT / "src" / "psinet":
+        pytest.skip("another psinet is imported (an sdist against its wheel): by design")
+    output = _pytest_in(ROOT, "--collect-only", "-q", "src/psinet")  # a folder: not an
+    assert "src/psinet/preprocessing.py::psinet.preprocessing.one_hot" in output  # init path
+    assert "not collected" not in output

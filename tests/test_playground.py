@@ -3,7 +3,9 @@
 import http.client
 import json
 import re
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -521,3 +523,258 @@ def test_the_console_script_is_installed():
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "psinet-playground"]
     assert script.value == "psinet.playground.server:main"
     assert script.load() is server_module.main
+
+
+# ---------------------------------------------------------------------- slow and malformed clients
+class SlowClients:
+    """``n`` raw connections that send a request line, then one header line every ``interval``
+    seconds and never finish the request; they stop by themselves after ``duration`` seconds.
+
+    ``closed_after[k]`` is when (seconds after its connect) the server closed connection ``k``;
+    ``answers[k]`` what it sent before closing. One thread drives them all, with ``select``.
+    """
+
+    def __init__(self, port, n, *, interval=0.3, duration=5.0):
+        self.interval, self.duration = interval, duration
+        self.socks, self.connected_at = [], []
+        for _ in range(n):
+            self.socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            self.connected_at.append(time.monotonic())
+            self.socks[-1].sendall(b"GET / HTTP/1.1\r\n")
+        self.start = time.monotonic()
+        self.closed_after, self.answers = {}, {k: b"" for k in range(n)}
+        self.thread = threading.Thread(target=self._run, name="slow-clients", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        end, next_line = self.start + self.duration, self.start + self.interval
+        try:
+            while (now := time.monotonic()) < end and len(self.closed_after) < len(self.socks):
+                open_ = [s for k, s in enumerate(self.socks) if k not in self.closed_after]
+                ready, _, _ = select.select(open_, [], [], max(0.0, min(next_line, end) - now))
+                for s in ready:
+                    k = self.socks.index(s)
+                    try:
+                        data = s.recv(4096)
+                    except OSError:
+                        data = b""
+                    self.answers[k] += data
+                    if not data:
+                        self.closed_after[k] = time.monotonic() - self.connected_at[k]
+                if time.monotonic() >= next_line:
+                    next_line += self.interval
+                    for k, s in enumerate(self.socks):
+                        if k not in self.closed_after:
+                            try:
+                                s.sendall(b"X-Slow: 1\r\n")
+                            except OSError:
+                                self.closed_after[k] = time.monotonic() - self.connected_at[k]
+        finally:
+            for s in self.socks:
+                s.close()
+
+    def join(self):
+        self.thread.join(self.duration + 5)
+        assert not self.thread.is_alive()
+
+
+def exchange(srv, data, *, half_close=True):
+    """(status, JSON answer) of raw bytes sent to the server (then EOF, unless told not to)."""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(data)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(body) if b"application/json" in head else body.decode()
+
+
+def post_head(srv, path="/api/session", *, extra=b"", length=None):
+    """A POST's request line and the usual headers, as bytes (add ``extra`` header lines)."""
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+    head += f"X-Psinet-Token: {srv.app.token}\r\n"
+    if length is not None:
+        head += f"Content-Length: {length}\r\n"
+    return head.encode("latin-1") + extra + b"\r\n"
+
+
+def test_slow_clients_are_cut_at_the_request_deadline_and_the_page_still_loads(server):
+    server.request_deadline = 1.0  # seconds from accept to the end of the request
+    clients = SlowClients(server.port, 100, interval=0.3, duration=4.0)
+    try:
+        time.sleep(0.3)
+        start = time.monotonic()
+        status, html = request(server, "GET", f"/?token={server.app.token}", token=None)
+        assert status == 200 and "__PSINET_TOKEN__" not in html
+        assert time.monotonic() - start < 1.0  # a learner's page is not queued behind them
+    finally:
+        clients.join()
+    # Every slow client was closed by the server at its deadline, whatever it kept sending.
+    assert len(clients.closed_after) == 100
+    assert max(clients.closed_after.values()) < 1.0 + 1.0, sorted(clients.closed_after.values())
+    assert min(clients.closed_after.values()) > 0.9
+    assert request(server, "GET", "/api/options")[0] == 200
+
+
+def test_a_slow_body_is_cut_at_the_deadline_with_a_408(server):
+    server.request_deadline = 1.0
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(post_head(server, length=100) + b'{"config": ')
+        start = time.monotonic()
+        answer = b""
+        for _ in range(40):  # a byte every 0.1 s, up to 4 s: each read is quick
+            ready, _, _ = select.select([s], [], [], 0.1)
+            if ready:
+                chunk = s.recv(65536)
+                answer += chunk
+                if not chunk:
+                    break
+            else:
+                s.sendall(b" ")
+        elapsed = time.monotonic() - start
+    assert answer.startswith(b"HTTP/1.0 408"), answer
+    assert b"deadline" in answer and elapsed < 1.5
+
+
+def test_connections_beyond_the_cap_are_refused_with_a_503(server):
+    server.request_deadline = 1.0
+    server.max_connections = 5
+    clients = SlowClients(server.port, 5, interval=0.2, duration=3.0)
+    try:
+        time.sleep(0.2)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=3) as s:
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.0 503"), answer
+        assert b"too many connections" in answer
+    finally:
+        clients.join()
+    assert len(clients.closed_after) == 5  # cut at the deadline; then there is room again
+    assert request(server, "GET", "/api/options")[0] == 200
+
+
+def test_stopping_the_server_does_not_wait_for_slow_clients():
+    baseline = set(threading.enumerate())
+    srv = make_server("127.0.0.1", 0)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), name="test-playground")
+    thread.start()
+    clients = SlowClients(srv.port, 50, interval=0.3, duration=6.0)
+    time.sleep(0.3)
+    start = time.monotonic()
+    srv.shutdown()
+    srv.server_close()
+    elapsed = time.monotonic() - start
+    thread.join(timeout=10)
+    clients.join()
+    assert elapsed < 2.0, elapsed
+    assert all(t.daemon for t in set(threading.enumerate()) - baseline - {clients.thread})
+    assert set(threading.enumerate()) - {clients.thread} == baseline
+
+
+def test_ctrl_c_stops_the_command_promptly_with_slow_clients_connected():
+    process, line = _start("--port", "0")
+    clients = None
+    try:
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", line).group(1))
+        clients = SlowClients(port, 50, interval=0.3, duration=8.0)
+        time.sleep(0.5)
+    finally:
+        start = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+        elapsed = time.monotonic() - start
+        if clients is not None:
+            clients.join()
+    assert process.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
+    assert elapsed < 2.0, elapsed
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "message"),
+    [
+        ("/api/session", b"[" * 10_000, 400, "nested"),
+        ("/api/session", b'{"config": ' * 40 + b"{}" + b"}" * 40, 400, "nested"),
+        ("/api/train", b'{"session": "s", "steps": ' + b"1" * 5000 + b"}", 400, "digits"),
+        ("/api/train", b'{"session": "s", "steps": -' + b"9" * 5000 + b"}", 400, "digits"),
+        ("/api/session", b'{"config": {"learning_rate": 1' + b"0" * 400 + b"}}", 400, "digits"),
+    ],
+)
+def test_malformed_json_gets_a_400_never_a_500(server, path, body, status, message):
+    got, answer = request(server, "POST", path, raw=body)
+    assert (got, message in answer["error"]) == (status, True), answer
+    assert request(server, "GET", "/api/options")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("length", "status", "message"),
+    [
+        ("²", 400, "Content-Length must be"),
+        ("+2", 400, "Content-Length must be"),
+        ("1" * 5000, 413, "at most"),
+        ("0" * 5000 + "2", 400, "JSON"),  # leading zeros: a length of 2, then "[]"
+    ],
+)
+def test_a_malformed_content_length_gets_a_400_or_413(server, length, status, message):
+    data = post_head(server, length=length) + b"[]"  # "²" goes as Latin-1, as http.client would
+    got, answer = exchange(server, data)
+    assert got == status and message in answer["error"], answer
+
+
+def test_request_framing_errors_get_a_400(server):
+    # Two Content-Length headers, or one with Transfer-Encoding: which one frames the body?
+    twice = post_head(server, extra=b"Content-Length: 2\r\nContent-Length: 30\r\n") + b"{}"
+    status, answer = exchange(server, twice)
+    assert status == 400 and "Content-Length" in answer["error"]
+    chunked = post_head(server, length=2, extra=b"Transfer-Encoding: chunked\r\n") + b"{}"
+    status, answer = exchange(server, chunked)
+    assert status == 400 and "Transfer-Encoding" in answer["error"]
+    # A body shorter than announced (the client stopped sending) is not a JSON "{}".
+    status, answer = exchange(server, post_head(server, length=10) + b"{}")
+    assert status == 400 and "2 of the 10 bytes" in answer["error"]
+    assert not server.app.sessions
+    # A request target that urlsplit cannot parse.
+    status, answer = exchange(
+        server,
+        f"GET http://[ HTTP/1.0\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"X-Psinet-Token: {server.app.token}\r\n\r\n".encode(),
+    )
+    assert status == 400 and "request target" in answer["error"]
+
+
+def test_a_second_host_header_is_refused(server):
+    for hosts in (
+        [f"127.0.0.1:{server.port}", "evil.example"],
+        ["evil.example", f"127.0.0.1:{server.port}"],
+        [f"127.0.0.1:{server.port}", f"127.0.0.1:{server.port}"],
+    ):
+        lines = "".join(f"Host: {h}\r\n" for h in hosts)
+        data = f"GET /api/options?token={server.app.token} HTTP/1.1\r\n{lines}\r\n".encode()
+        status, answer = exchange(server, data)
+        assert status == 400 and "Host" in answer["error"], (hosts, answer)
+
+
+@pytest.mark.parametrize("port", ["²", "1" * 5000, "+1", ""])
+def test_a_host_header_with_a_malformed_port_is_refused(server, port):
+    data = f"GET /api/options HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n"
+    data += f"X-Psinet-Token: {server.app.token}\r\n\r\n"
+    status, answer = exchange(server, data.encode("latin-1"))
+    assert status == 403 and "Host header" in answer["error"], answer
+
+
+def test_oversized_headers_close_the_connection(server):
+    padding = b"".join(b"X-Pad-%d: %s\r\n" % (k, b"x" * 4000) for k in range(90))  # 360 KB
+    data = f"GET /api/options?token={server.app.token} HTTP/1.0\r\n".encode()
+    data += f"Host: 127.0.0.1:{server.port}\r\n".encode() + padding + b"\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        try:
+            s.sendall(data)
+            answer = s.recv(65536)
+        except ConnectionError:
+            answer = b""
+    assert not answer.startswith(b"HTTP/1.0 200"), answer[:100]
+    assert request(server, "GET", "/api/options")[0] == 200

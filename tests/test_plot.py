@@ -734,3 +734,20 @@ def test_fractional_steps_keep_fractional_ticks():
     x = np.array([0.25, 0.5, 0.75, 1.0])
     fig = psiplot.plot_gradient_norms(np.ones((4, 2)), x=x)
     assert not all(float(t).is_integer() for t in _visible_ticks(fig.axes[0]))
+
+
+@pytest.mark.parametrize(
+    "losses",
+    [[1e308, 1e308, 1e308], [1.7e308, 1e-300, 1.0], [1.79e308, 1.5e308], [0.0, 1.79e308]],
+)
+def test_losses_near_the_float64_limit_plot_without_a_warning(tmp_path, losses):
+    """pytest turns warnings into errors: none may come from psinet's plotting, nor from
+    drawing the figure it returns."""
+    pytest.importorskip("matplotlib")
+    fig = psiplot.plot_history({"loss": losses, "val_loss": losses[::-1]}, tmp_path / "h.png")
+    assert_png(tmp_path / "h.png")
+    low, high = fig.axes[0].get_ylim()
+    assert np.isfinite([low, high]).all() and low < min(losses) <= max(losses) <= high
+    norms = psiplot.plot_gradient_norms(np.array([losses, losses]).T, tmp_path / "n.png")
+    assert_png(tmp_path / "n.png")
+    assert np.isfinite(norms.axes[0].get_ylim()).all()

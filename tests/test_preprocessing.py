@@ -371,3 +371,17 @@ def test_ragged_lists_are_a_type_error_on_every_numpy(call) -> None:
         warnings.simplefilter("error")
         with pytest.raises(TypeError, match="must be an array"):
             call([[1.0, 2.0], [1.0]])
+
+
+def test_one_hot_refuses_an_absurd_class_count_naming_the_size() -> None:
+    with pytest.raises(ValueError, match=r"shape \(3, 1000000000000\).*21\.8 TiB.*16 GiB"):
+        one_hot([0, 1, 2], n_classes=10**12)
+    with pytest.raises(ValueError, match=r"n_classes would be 1000000000001 \(the largest label"):
+        one_hot([0, 10**12])
+    with pytest.raises(ValueError, match=r"shape \(3, 100000000000000000000\)"):
+        one_hot([0, 1, 2], n_classes=10**20)  # beyond intp: still the same clear error
+    # up to the bound it is an ordinary array
+    from psinet.preprocessing import MAX_ONE_HOT_BYTES
+
+    assert MAX_ONE_HOT_BYTES == 16 * 2**30
+    assert one_hot([0, 1], n_classes=10**6).shape == (2, 10**6)

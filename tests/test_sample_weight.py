@@ -204,3 +204,27 @@ def test_float32_networks_take_weights():
     assert g32[0].dtype == np.float32
     np.testing.assert_allclose(E32, E64, rtol=1e-5)
     np.testing.assert_allclose(g32[0], g64[0], rtol=1e-3, atol=1e-6)
+
+
+def test_all_weight_held_out_names_the_validation_split_not_the_weights_given():
+    from psinet.training import _held_out
+
+    net = Network([3, 1], "identity", seed=0)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(20, 3)), rng.normal(size=(20, 1))
+    held = _held_out(Y, losses.get("mse"), 0.2, 0)
+    s = np.zeros(20)
+    s[held] = 1.0  # every positive weight goes to validation: the training part weighs 0
+    kw = dict(loss="mse", epochs=1, verbose=0, seed=0, validation_split=0.2)
+    with pytest.raises(
+        ValueError,
+        match=r"sample_weight of the training part left after validation_split=0\.2 sums to 0",
+    ):
+        net.fit(X, Y, sample_weight=s, **kw)
+    with pytest.raises(
+        ValueError,
+        match=r"sample_weight of the validation part held out by validation_split=0\.2 sums to 0",
+    ):
+        net.fit(X, Y, sample_weight=1.0 - s, **kw)
+    with pytest.raises(ValueError, match="sample_weight must have a positive sum, got all zeros"):
+        net.fit(X, Y, sample_weight=np.zeros(20), **kw)  # the weights given: as before

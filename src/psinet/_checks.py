@@ -143,6 +143,45 @@ def refuse_overflow(finite: bool, what: str, X: Array, dtype: np.dtype[Any]) -> 
     )
 
 
+def refuse_non_finite_outputs(
+    z: Sequence[Array], a: Sequence[Array], parts: Sequence[object], X: Array, dtype: np.dtype[Any]
+) -> None:
+    """Say why a forward pass on finite ``X`` ended in NaN or inf; call it only then.
+
+    ``z`` and ``a`` are the pass's ``z_l`` and ``X_{l+1} = f_l(z_l)``, ``parts`` its
+    activations. Walking up the layers, the first non-finite number is either in some
+    ``z_l`` (from finite inputs: the product overflowed, :func:`refuse_overflow`'s
+    message) or in some ``a_l`` from a finite ``z_l``: then the activation made it, and
+    the ValueError names its class and ``value``, the layer and the first entry.
+    """
+    for l, (z_l, a_l, f_l) in enumerate(zip(z, a, parts, strict=True)):
+        if not np.isfinite(z_l).all():
+            break  # finite inputs, non-finite z_l = X̄_l W_lᵀ: an overflow
+        bad = ~np.isfinite(a_l)
+        if bad.any():
+            nan = np.isnan(a_l)
+            which = "NaN" if nan.any() else "inf"
+            n, j = (int(i) for i in np.argwhere(nan if nan.any() else bad)[0])
+            where = f"{type(f_l).__name__}.value"
+            if which == "NaN":
+                fix = (
+                    "an operation inside it has no real result there (sqrt or log of a "
+                    "negative, 0/0, inf − inf): make value defined for every finite z"
+                )
+            else:
+                fix = (
+                    f"it overflowed {dtype.name} inside value: compute f(z) so that it stays "
+                    "finite (e.g. clip z), or scale the inputs (psinet.Standardizer) or the "
+                    "weights down"
+                )
+            raise ValueError(
+                f"{where} returned {which} at layer {l} from finite z ({int(bad.sum())} of "
+                f"{a_l.size} entries; the first at sample {n}, unit {j}, z = {_sci(z_l[n, j])}): "
+                f"{fix}"
+            )
+    refuse_overflow(False, "the outputs", X, dtype)
+
+
 def _sci(x: Any) -> str:
     """A float of any width (long double included) in 4 significant digits."""
     return np.format_float_scientific(x, precision=3, trim="-")

@@ -225,6 +225,8 @@ def gradients(
         net.cache = net._forward(X)
         grads, E = backward(net, Y, loss, l2=l2, sample_weight=r)
     finite = math.isfinite(E) and all(np.isfinite(g).all() for g in grads)
+    if not finite:  # an activation that made NaN or inf is named; else an overflow
+        net._refuse_non_finite(net.cache, X)
     refuse_overflow(finite, "the loss or the gradients", X, net.dtype)
     if targets is not None:
         for g, target in zip(grads, targets, strict=True):

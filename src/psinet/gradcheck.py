@@ -50,6 +50,7 @@ True
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +95,13 @@ def numerical_gradients(
     each weight is restored from a saved copy, also when an error interrupts the loop.
     A float32 network is differentiated on a float64 copy (float32 has too few digits
     for finite differences); its weights are unchanged.
+
+    The result is never NaN or inf without a word: when E itself is not finite at the
+    given weights (it overflowed float64: inputs near 1e200, say) there is nothing to
+    difference, and a ValueError says what overflowed and what to scale; when E is
+    finite there but not a step or two of ``eps`` away, the entries are returned as they
+    are, with a RuntimeWarning naming the first such weight (:func:`check_gradients`
+    reports that layer *unresolved* instead).
     """
     net = check_network(net)
     loss = _losses.get(loss)
@@ -124,7 +132,71 @@ def numerical_gradients(
                 W[index] = w  # restore the saved value itself: bit-identical
             grad[index] = total / eps
         numeric.append(grad)
+    if not all(np.isfinite(g).all() for g in numeric):
+        _say_why_not_finite(work, X, Y, loss, l2, numeric, steps, eps)
     return numeric
+
+
+_NOT_FINITE_NEAR = "numerical_gradients: E is not finite"
+
+
+def _say_why_not_finite(
+    net: Network,
+    X: Array,
+    Y: Array,
+    loss: Loss,
+    l2: float,
+    numeric: list[Array],
+    steps: tuple[int, ...],
+    eps: float,
+) -> None:
+    """Called when some finite difference is NaN or inf: a ValueError when E itself (the
+    point every difference is taken around) is not finite; else a RuntimeWarning naming
+    the first such weight and the step at which E stopped being finite."""
+    E = loss_value(net, X, Y, loss, l2)
+    if not np.isfinite(E):
+        try:
+            y_hat = net.predict(X)  # ŷ not finite: its error says why (overflow, or a part)
+        except ValueError as exc:
+            raise ValueError(
+                f"numerical_gradients: the loss E at the given weights is {E}, as {exc}"
+            ) from None
+        y_max = float(np.abs(y_hat).max())
+        raise ValueError(
+            f"numerical_gradients: the loss E at the given weights is {E}: it overflowed "
+            f"float64 (max |X| = {float(np.abs(X).max()):.4g}, max |ŷ| = {y_max:.4g}), so "
+            "every finite difference around it is NaN: scale the inputs "
+            "(psinet.Standardizer), the targets or the weights down"
+        )
+    l = next(l for l, g in enumerate(numeric) if not np.isfinite(g).all())
+    bad = ~np.isfinite(numeric[l])
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    W = net.weights[l]
+    w = W[index]
+    at: dict[int, float] = {}
+    try:
+        for step in sorted(steps, key=abs):
+            W[index] = w + step * eps
+            at[step] = loss_value(net, X, Y, loss, l2)
+    finally:
+        W[index] = w  # restore the saved value itself: bit-identical
+    reach = "ε" if max(steps) == 1 else f"{max(steps)}ε"
+    first = next((s for s in at if not np.isfinite(at[s])), None)
+    if first is None:  # each E finite, their weighted sum not
+        shown = f"E up to {max(abs(v) for v in at.values()):.4g} there: their difference overflowed"
+    else:
+        sign, k = "+" if first > 0 else "−", abs(first) if abs(first) > 1 else ""
+        shown = f"E(w {sign} {k}ε) = {at[first]}"
+    warnings.warn(
+        f"{_NOT_FINITE_NEAR} within {reach} of weights[{l}]"
+        f"[{', '.join(map(str, index))}] ({shown}, E(w) = {E:.4g}): {int(bad.sum())} "
+        f"entr{'y' if bad.sum() == 1 else 'ies'} of weights[{l}]'s gradient "
+        f"{'is' if bad.sum() == 1 else 'are'} not finite. E overflows float64 or is "
+        "undefined a step away: try a smaller eps, or inputs and weights that keep E "
+        "well inside float64's range",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 # Central-difference stencils: ∂E/∂w ≈ Σ c_i E(w + s_i ε) / ε
@@ -346,11 +418,13 @@ def check_gradients(
     tiny = None if tiny is None else check_float(tiny, "tiny", 0.0)
     loss = _losses.get(loss)
     work = net if net.dtype == np.float64 else net.copy(dtype=np.float64)
-    numeric = numerical_gradients(work, X, Y, loss, eps=eps, order=order, l2=l2)
-    h = (DEFAULT_EPS if order == 4 else DEFAULT_EPS_ORDER_2) if eps is None else float(eps)
-    # The same stencil at a second step: its difference estimates the truncation error.
-    h2 = 2 * h if 2 * h < 1 else h / 2
-    numeric_2 = numerical_gradients(work, X, Y, loss, eps=h2, order=order, l2=l2)
+    with warnings.catch_warnings():  # an entry that is not finite: the report says so
+        warnings.filterwarnings("ignore", _NOT_FINITE_NEAR, RuntimeWarning, __name__)
+        numeric = numerical_gradients(work, X, Y, loss, eps=eps, order=order, l2=l2)
+        h = (DEFAULT_EPS if order == 4 else DEFAULT_EPS_ORDER_2) if eps is None else float(eps)
+        # The same stencil at a second step: its difference estimates the truncation error.
+        h2 = 2 * h if 2 * h < 1 else h / 2
+        numeric_2 = numerical_gradients(work, X, Y, loss, eps=h2, order=order, l2=l2)
     analytic, E = gradients(work, X, Y, loss, l2=l2)
     assert work.cache is not None
     # E is computed from the output layer's z (ŷ = f(z)): it cannot be known better than

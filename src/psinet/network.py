@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _raw
 from . import activations as _activations
-from ._checks import as_batch, as_float_array, check_seed, refuse_overflow, shown
+from ._checks import as_batch, as_float_array, check_seed, refuse_non_finite_outputs, shown
 from ._contract import annotate
 from .activations import Activation
 
@@ -244,7 +244,7 @@ class Network:
         X, single = as_batch(X, "X", self.n_inputs, self.dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
             cache = self._forward(X)
-        refuse_overflow(bool(np.isfinite(cache.y_hat).all()), "the outputs", X, self.dtype)
+        self._refuse_non_finite(cache, X)
         self.cache = cache
         y_hat = cache.y_hat.copy()
         return y_hat[0] if single else y_hat
@@ -275,9 +275,16 @@ class Network:
         """
         X, single = as_batch(X, "X", self.n_inputs, self.dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
-            y_hat = self._forward(X).y_hat
-        refuse_overflow(bool(np.isfinite(y_hat).all()), "the outputs", X, self.dtype)
+            cache = self._forward(X)
+        self._refuse_non_finite(cache, X)
+        y_hat = cache.y_hat
         return y_hat[0] if single else y_hat
+
+    def _refuse_non_finite(self, cache: ForwardCache, X: Array) -> None:
+        """A ValueError when ŷ holds NaN or inf, saying why: an overflow of some ``z_l``,
+        or an activation that returned NaN or inf from a finite ``z_l`` (named)."""
+        if not np.isfinite(cache.y_hat).all():
+            refuse_non_finite_outputs(cache.z, cache.a, self.activations, X, self.dtype)
 
     # ------------------------------------------------------------------ training
     def fit(

@@ -32,6 +32,15 @@ from ._checks import (
 
 __all__ = ["NotFittedError", "Standardizer", "one_hot", "standardize", "train_test_split"]
 
+MAX_ONE_HOT_BYTES = 16 * 2**30
+"""The largest array :func:`one_hot` makes: 16 GiB (N · n_classes · itemsize bytes).
+
+Past it a class count is almost surely a mistake (an id or a value taken for a label, a
+typo in ``n_classes``), and NumPy would answer with a MemoryError or swap; one_hot
+refuses it with a ValueError naming the shape and the size instead. (Keras'
+``to_categorical`` would allocate it; scikit-learn's encoders return sparse matrices.)
+"""
+
 
 class NotFittedError(ValueError, AttributeError):
     """A :class:`Standardizer` was used before ``fit`` (a ValueError, as in scikit-learn)."""
@@ -83,7 +92,9 @@ def one_hot(
     labels : ndarray of shape (N,)
         Class labels, integers (or floats with integral values) in ``[0, n_classes)``.
     n_classes : int, optional
-        Number of classes (columns). Defaults to ``labels.max() + 1``.
+        Number of classes (columns). Defaults to ``labels.max() + 1``. The result may
+        take at most :data:`MAX_ONE_HOT_BYTES` (16 GiB): a larger one is refused with
+        a ValueError naming its shape and size.
     dtype : dtype, default float64
         dtype of the result.
 
@@ -115,6 +126,7 @@ def one_hot(
     lowest, highest = labels.min(), labels.max()
     if lowest < 0:
         raise ValueError(f"labels must be >= 0, got {lowest}")
+    given = n_classes is not None
     if n_classes is None:
         n_classes = int(highest) + 1
     else:
@@ -124,9 +136,39 @@ def one_hot(
                 f"labels must be < n_classes={n_classes}, got a label equal to {highest}"
             )
 
+    _refuse_huge_one_hot(labels.shape[0], n_classes, dtype, given, highest)
     Y = np.zeros((labels.shape[0], n_classes), dtype=dtype)  # (N, n_classes)
     Y[np.arange(labels.shape[0]), labels.astype(np.intp)] = 1
     return Y
+
+
+def _refuse_huge_one_hot(
+    n: int, n_classes: int, dtype: npt.DTypeLike, given: bool, highest: Any
+) -> None:
+    """ValueError when the (n, n_classes) one-hot array would exceed MAX_ONE_HOT_BYTES."""
+    size = n * n_classes * max(np.dtype(dtype).itemsize, 1)  # Python ints: no overflow
+    if size <= MAX_ONE_HOT_BYTES:
+        return
+    why = (
+        f"for n_classes={n_classes}"
+        if given
+        else f"as n_classes would be {n_classes} (the largest label, {highest}, plus 1)"
+    )
+    raise ValueError(
+        f"one_hot would make an array of shape ({n}, {n_classes}), {_bytes(size)} of "
+        f"{np.dtype(dtype).name}, {why}: psinet refuses one-hot arrays over "
+        f"{_bytes(MAX_ONE_HOT_BYTES)} (MAX_ONE_HOT_BYTES). Check n_classes and the labels "
+        "(class indices 0 … n_classes − 1, not ids or values)"
+    )
+
+
+def _bytes(size: int) -> str:
+    """A byte count as NumPy's MemoryError writes it: ``21.8 TiB``, ``16 GiB``."""
+    units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
+    value, unit = float(size), 0
+    while value >= 1024 and unit < len(units) - 1:
+        value, unit = value / 1024, unit + 1
+    return f"{value:.3g} {units[unit]}"
 
 
 # ---------------------------------------------------------------------------------------

@@ -481,6 +481,16 @@ def fit(
         held_out = _held_out(Y, loss, validation_split, seed)
         kept = np.ones(len(X), dtype=bool)
         kept[held_out] = False
+        for rows, part in (
+            (kept, "training part left after"),
+            (held_out, "validation part held out by"),
+        ):
+            if not r[rows].any():  # the weights given sum to > 0; this part's do not
+                raise ValueError(
+                    f"sample_weight of the {part} validation_split={validation_split} sums "
+                    f"to 0 (all {len(r[rows])} of its samples weigh 0): give some of them a "
+                    "positive weight, or pass validation_data instead"
+                )
         r_val = as_sample_weight(r[held_out], len(held_out), net.dtype)
         r = as_sample_weight(r[kept], int(kept.sum()), net.dtype)
     X, Y, validation = _split_validation(net, X, Y, loss, validation_data, validation_split, seed)

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ._archive import _write_archive
+from ._archive import _file_kind, _write_archive
 
 if sys.platform == "win32":  # pragma: no cover - Windows cannot delete an open file anyway
     _fcntl: Any = None
@@ -43,16 +43,22 @@ def _atomic_write(
     ``write(f, members)`` writes the file's bytes (default: the ``.npz`` archive;
     :mod:`psinet.interop` passes its safetensors writer).
 
-    Steps: (1) remove temporary files that killed saves to this target left behind,
-    (2) create and lock ``.<name>.<digest>.psinet-tmp-<random>`` in the target's
-    directory, (3) write, flush and fsync it, (4) give it the mode the target has
-    (or the umask's default), (5) ``os.replace`` it onto the target, (6) fsync the
-    directory. On any error the temporary file is removed and the error re-raised;
+    A symlink is followed (as :func:`psinet.io.load` follows it): what it leads to is
+    replaced, the link stays. Only a regular file is ever replaced: a target that
+    exists and is anything else (a directory, a FIFO, a socket, a device such as
+    ``/dev/null``) is refused with a ValueError before any temporary file exists, and
+    checked again just before the rename, in case it was swapped in meanwhile.
+
+    Steps: (1) refuse a target that is not a regular file, (2) remove temporary files
+    that killed saves to this target left behind, (3) create and lock
+    ``.<name>.<digest>.psinet-tmp-<random>`` in the target's directory, (4) write,
+    flush and fsync it, (5) check the target again and give the temporary file its
+    mode (or the umask's default), (6) ``os.replace`` it onto the target, (7) fsync
+    the directory. On any error the temporary file is removed and the error re-raised;
     the target is untouched.
     """
     real = Path(os.path.realpath(target))  # write through a symlink, as np.savez would
-    if real.is_dir():
-        raise ValueError(f"path must name a file, got {target}, which leads to a directory")
+    _check_replaceable(target, real)
     _remove_abandoned_temps(real)
     tmp, fd = _create_temp(real)
     try:
@@ -68,10 +74,9 @@ def _atomic_write(
             os.fsync(f.fileno())
             if _fcntl is None:  # pragma: no cover - Windows cannot rename an open file
                 f.close()
-            try:
-                os.chmod(tmp, os.stat(real).st_mode & 0o7777)  # keep an existing file's mode
-            except FileNotFoundError:
-                pass
+            mode = _check_replaceable(target, real)  # again: it may have been swapped
+            if mode is not None:
+                os.chmod(tmp, mode & 0o7777)  # keep an existing file's mode
             os.replace(tmp, real)  # the lock (held until close) kept cleaners away until now
         finally:
             f.close()
@@ -79,6 +84,27 @@ def _atomic_write(
         _unlink(tmp)
         raise
     _fsync_dir(real.parent)
+
+
+def _check_replaceable(target: Path, real: Path) -> int | None:
+    """The mode of the regular file at ``real`` (None if nothing is there), else ValueError.
+
+    ``real`` is ``target`` with its links resolved, so ``lstat`` sees what a rename onto
+    it would replace: a link swapped in since is refused too, never followed.
+    """
+    try:
+        mode = os.lstat(real).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(mode):
+        return mode
+    linked = Path(os.path.abspath(target)) != real
+    where = f"{target}, which leads to {real}," if linked else f"{target}, which is"
+    kind = "a symbolic link" if stat.S_ISLNK(mode) else _file_kind(mode)
+    raise ValueError(
+        f"path must name a regular file (or none yet) to be replaced, got {where} {kind}; "
+        f"it is left as it is"
+    )
 
 
 def _temp_prefix(real: Path) -> str:

@@ -11,6 +11,7 @@ checks. A bad file raises :class:`~psinet.io.FormatError`.
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -64,18 +65,36 @@ def load(path: PathLike) -> Network:
         not a psinet file, was written by a newer psinet, or its contents are
         inconsistent; the message says what was expected.
     """
-    return load_with_optimizer(path)[0]
+    return _load(Path(os.fspath(path)))[0]
 
 
 def load_with_optimizer(path: PathLike) -> tuple[Network, Optimizer | None]:
     """Read a network and, if the file holds one, its optimizer.
 
-    Returns ``(net, optimizer)``; ``optimizer`` is None when the file was saved
-    without one, else a new instance of the saved class with its hyper-parameters,
-    step count ``t``, epoch and state restored, ready to continue training ``net``.
+    Returns ``(net, optimizer)``: a new instance of the saved class with its
+    hyper-parameters, step count ``t``, epoch and state restored, ready to continue
+    training ``net``. When the file was saved without one, ``optimizer`` is None and a
+    UserWarning says so: ``fit(..., optimizer=None, initial_epoch=k)`` would start a
+    fresh Adam, not resume (save with ``net.save(path, optimizer=opt)`` to resume
+    exactly; :func:`load` is the way to read the network alone, without a warning).
     Raises like :func:`load`.
     """
     path = Path(os.fspath(path))
+    net, optimizer = _load(path)
+    if optimizer is None:
+        warnings.warn(
+            f"{path} holds no optimizer state (it was saved without one), so "
+            f"load_with_optimizer returns None for it, and fit(..., optimizer=None) would "
+            f"start a fresh Adam rather than resume; to resume exactly, save with "
+            f"net.save(path, optimizer=opt); to read the network alone, use psinet.io.load",
+            UserWarning,
+            stacklevel=2,
+        )
+    return net, optimizer
+
+
+def _load(path: Path) -> tuple[Network, Optimizer | None]:
+    """The network and the optimizer (None if the file holds none) :func:`load` reads."""
     with _open_regular(path) as fh:
         size = os.fstat(fh.fileno()).st_size
         if fh.read(6) == b"\x93NUMPY":

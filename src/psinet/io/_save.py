@@ -42,8 +42,10 @@ def save(net: Network, path: PathLike, *, optimizer: Optimizer | None = None) ->
         each activation must be built in or registered (``psinet.register_activation``).
     path : str or path-like
         The file to write; ``.npz`` is appended when the name does not end with it
-        (as :func:`numpy.savez` does). An existing file is replaced atomically. A path
-        ending in a separator or naming a directory is refused.
+        (as :func:`numpy.savez` does). An existing regular file is replaced atomically
+        (through a symlink, the file it leads to, as :func:`load` reads it). A path
+        ending in a separator, or naming anything else that exists (a directory, a
+        FIFO, a socket, a device), is refused with a ValueError and left as it is.
     optimizer : Optimizer or None
         One of :mod:`psinet.optimizers`' classes whose state (if any) is by position
         for ``net.weights``: ndarray of shape (n_{l+1}, n_l + 1) in ``net.dtype``.

@@ -13,8 +13,15 @@ It is a server, however small, so:
   refused, so a web page cannot reach it through DNS rebinding;
 * only the files shipped in ``static/`` are served, looked up by exact name (no paths, no
   directory listing);
-* request bodies are bounded (:data:`MAX_BODY` bytes); malformed or out-of-range requests
-  get a 400 with a JSON ``{"error": message}`` and the server keeps serving;
+* request bodies are bounded (:data:`MAX_BODY` bytes, JSON nested at most
+  :data:`MAX_JSON_DEPTH` deep, integers of at most :data:`MAX_INT_DIGITS` digits), and so
+  are headers (:data:`MAX_HEADER_BYTES`); malformed or out-of-range requests get a 400
+  (411, 413) with a JSON ``{"error": message}``, never a 500, and the server keeps serving;
+* slow clients are bounded: a request (headers and body) must arrive within
+  :data:`REQUEST_DEADLINE` seconds of its connection's accept, or the connection is closed;
+  at most :data:`MAX_CONNECTIONS` connections are served at once (more get a 503); handler
+  threads are daemons, and stopping the server closes the connections still open, so
+  Ctrl-C never waits for a client;
 * the configuration and the work of one request are bounded (see
   :mod:`psinet.playground.session`), and so is the number of sessions kept
   (:data:`MAX_SESSIONS`; the least recently used one is dropped).
@@ -34,12 +41,14 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import io
 import ipaddress
 import json
 import secrets
 import socket
 import sys
 import threading
+import time
 import webbrowser
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -59,6 +68,11 @@ from .session import (
 )
 
 MAX_BODY = 16 * 1024  # bytes; a configuration is a few hundred
+MAX_HEADER_BYTES = 32 * 1024  # request line and headers; a browser sends about one
+MAX_JSON_DEPTH = 8  # a configuration is nested 3 deep
+MAX_INT_DIGITS = 20  # 2**64 has 20 digits; the largest bound (seed) has 10
+REQUEST_DEADLINE = 10.0  # seconds from accept to the request's last byte
+MAX_CONNECTIONS = 200  # served at once; a page opens a few
 MAX_SESSIONS = 16
 TOKEN_HEADER = "X-Psinet-Token"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -141,10 +155,7 @@ class Playground:
         route = self.routes.get(path)
         if route is None:
             raise HTTPError(404, f"not found: {path}; the API is {sorted(self.routes)}")
-        try:
-            request = json.loads(body or b"{}")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise HTTPError(400, f"the body must be a JSON object: {exc}") from None
+        request = parse_json(body or b"{}")
         if not isinstance(request, dict):
             raise HTTPError(400, f"the body must be a JSON object, got {type(request).__name__}")
         try:
@@ -227,6 +238,60 @@ class Playground:
         return {"closed": session.id}
 
 
+def parse_json(body: bytes) -> Any:
+    """The JSON value of a request's ``body`` (UTF-8), or :class:`HTTPError` 400 saying why.
+
+    Bounded before anything reads it: nested at most :data:`MAX_JSON_DEPTH` deep (a deeper
+    body would hit Python's recursion limit, in ``json`` or later in ``repr``), integers of at
+    most :data:`MAX_INT_DIGITS` digits (Python refuses to convert more than 4300, and
+    ``float()`` of a long one overflows).
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPError(400, f"the body must be a JSON object in UTF-8: {exc}") from None
+    depth = _json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise HTTPError(
+            400,
+            f"the body must be a JSON object nested at most {MAX_JSON_DEPTH} deep: "
+            f"it is nested {depth} deep",
+        )
+    try:
+        return json.loads(text, parse_int=_parse_int)
+    except (ValueError, RecursionError) as exc:  # json.JSONDecodeError is a ValueError
+        raise HTTPError(400, f"the body must be a JSON object: {exc}") from None
+
+
+def _json_depth(text: str) -> int:
+    """How deep the brackets of JSON ``text`` nest (those in strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _parse_int(digits: str) -> int:
+    n = len(digits.lstrip("-"))
+    if n > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {n} digits; at most {MAX_INT_DIGITS} are accepted")
+    return int(digits)
+
+
 def _count(request: JSON, key: str, maximum: int) -> int:
     value = request[key]
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
@@ -234,13 +299,64 @@ def _count(request: JSON, key: str, maximum: int) -> int:
     return value
 
 
+class RequestTooLarge(ConnectionAbortedError):
+    """A request beyond :data:`MAX_HEADER_BYTES` + :data:`MAX_BODY`: its connection is closed."""
+
+
+class DeadlineReader(io.RawIOBase):
+    """A socket's bytes, read before ``deadline`` (``time.monotonic()``) and at most ``limit``.
+
+    Each read waits only for what is left of the deadline, so a client trickling a byte at a
+    time cannot stretch its request: past the deadline a read raises :class:`TimeoutError`,
+    past ``limit`` bytes :class:`RequestTooLarge`.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float, limit: int) -> None:
+        super().__init__()
+        self.sock, self.deadline, self.left = sock, deadline, limit
+
+    def readable(self) -> bool:
+        """Yes."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Receive into ``buffer`` what arrives before the deadline (0 at the end)."""
+        wait = self.deadline - time.monotonic()
+        if wait <= 0:
+            raise TimeoutError("the request did not arrive before its deadline")
+        if self.left <= 0:
+            raise RequestTooLarge("the request is too large")
+        self.sock.settimeout(wait)
+        with memoryview(buffer) as view:
+            n = self.sock.recv_into(view[: self.left])
+        self.left -= n
+        return n
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
-    """Checks Host and token, bounds the body, and hands the request to :class:`Playground`."""
+    """Checks Host and token, bounds the body, and hands the request to :class:`Playground`.
+
+    Reading the request is bounded by the server's deadline (see :class:`DeadlineReader`);
+    writing the answer by :attr:`timeout`.
+    """
 
     server: PlaygroundServer
-    timeout = 10  # seconds a client may take to send its request
+    timeout = 10  # seconds a client may take to accept a part of the answer
     server_version = "psinet-playground"
     sys_version = ""
+
+    def setup(self) -> None:
+        """Read the request through a :class:`DeadlineReader`."""
+        super().setup()
+        self.rfile.close()
+        deadline = self.server.deadline_of(self.request)
+        reader = DeadlineReader(self.connection, deadline, MAX_HEADER_BYTES + MAX_BODY)
+        self.rfile = io.BufferedReader(reader)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Start the answer: from here on, each write may take :attr:`timeout` seconds."""
+        self.connection.settimeout(self.timeout)
+        super().send_response(code, message)
 
     def do_GET(self) -> None:
         """Serve the page, its assets and ``/api/options``."""
@@ -258,8 +374,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _respond(self, answer: Callable[[str], tuple[str, bytes]]) -> None:
         try:
-            url = urlsplit(self.path)
             self._check_host()
+            try:
+                url = urlsplit(self.path)
+            except ValueError as exc:
+                raise HTTPError(400, f"malformed request target: {exc}") from None
             self.server.app.check_token(parse_qs(url.query), self.headers.get(TOKEN_HEADER))
             content_type, body = answer(url.path)
         except HTTPError as exc:
@@ -271,18 +390,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._send(200, content_type, body)
 
     def _check_host(self) -> None:
-        host = self.headers.get("Host", "")
+        hosts = self.headers.get_all("Host") or [""]
+        if len(hosts) > 1:
+            raise HTTPError(400, f"{len(hosts)} Host headers: a request has one")
+        host = hosts[0]
         if not self.server.host_allowed(host):
             raise HTTPError(403, f"Host header {host!r} refused: use {self.server.netloc}")
 
     def _body(self) -> bytes:
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
+        self.close_connection = True  # whatever goes wrong, the connection's bytes are spent
+        if self.headers.get("Transfer-Encoding") is not None:
+            raise HTTPError(400, "Transfer-Encoding is not accepted: send a Content-Length")
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
             raise HTTPError(411, "a POST needs a Content-Length header")
-        if int(length) > MAX_BODY:
-            self.close_connection = True  # do not read it
-            raise HTTPError(413, f"the body may have at most {MAX_BODY} bytes, got {length}")
-        return self.rfile.read(int(length))
+        if len(lengths) > 1:
+            raise HTTPError(400, f"{len(lengths)} Content-Length headers: a request has one")
+        length = lengths[0].strip()
+        if not (length.isascii() and length.isdigit()):  # "²".isdigit() is true too
+            raise HTTPError(400, f"Content-Length must be a number of bytes, got {length[:20]!r}")
+        digits = length.lstrip("0") or "0"
+        if len(digits) > len(str(MAX_BODY)) or int(digits) > MAX_BODY:
+            shown = digits if len(digits) <= 20 else f"a {len(digits)}-digit number"
+            raise HTTPError(413, f"the body may have at most {MAX_BODY} bytes, got {shown}")
+        n = int(digits)
+        try:
+            body = self.rfile.read(n)
+        except TimeoutError:
+            raise HTTPError(408, "the request did not arrive before its deadline") from None
+        except RequestTooLarge:
+            raise HTTPError(431, "the request's headers are too large") from None
+        if len(body) < n:
+            raise HTTPError(400, f"the body ended after {len(body)} of the {n} bytes announced")
+        return body
 
     def _send_error(self, exc: HTTPError) -> None:
         self._send(exc.status, "application/json", dumps({"error": str(exc)}))
@@ -303,19 +443,110 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class PlaygroundServer(http.server.ThreadingHTTPServer):
     """A threading HTTP server whose ``app`` is a :class:`Playground`.
 
-    Handler threads are not daemons and ``server_close`` joins them, so stopping the
-    server leaves no thread behind; each request is short and bounded.
+    Slow clients are bounded: each connection must deliver its request within
+    :attr:`request_deadline` seconds of its accept; beyond :attr:`max_connections` open
+    connections a new one gets a 503 and is closed. Handler threads are daemons, never
+    waited for at exit; ``server_close`` shuts down the connections still open and waits
+    at most :attr:`close_grace` seconds for their threads.
     """
 
-    daemon_threads = False
-    block_on_close = True
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128  # the listen backlog: a burst of connects is not dropped
+    request_deadline = REQUEST_DEADLINE
+    max_connections = MAX_CONNECTIONS
+    close_grace = 1.0  # seconds server_close waits for the handlers it woke
 
-    def __init__(self, host: str, port: int, app: Playground) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        app: Playground,
+        *,
+        request_deadline: float | None = None,
+        max_connections: int | None = None,
+    ) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.app = app
         self.host = host
+        if request_deadline is not None:
+            self.request_deadline = request_deadline
+        if max_connections is not None:
+            self.max_connections = max_connections
+        # open connection -> (its request's deadline, its handler thread)
+        self._connections: dict[Any, tuple[float, threading.Thread]] = {}
+        self._connections_lock = threading.Lock()
         super().__init__((host, port), Handler)
         self.port = int(self.server_address[1])
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Just accepted: start its deadline and a daemon thread, or refuse it (503) if full."""
+        deadline = time.monotonic() + self.request_deadline
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="psinet-playground-request",
+            daemon=True,
+        )
+        with self._connections_lock:
+            full = len(self._connections) >= self.max_connections
+            if not full:
+                self._connections[request] = (deadline, thread)
+        if full:
+            self._refuse(request)
+            return
+        try:
+            thread.start()
+        except BaseException:
+            with self._connections_lock:
+                self._connections.pop(request, None)
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve the connection (in its thread), then forget it."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.pop(request, None)
+
+    def deadline_of(self, request: Any) -> float:
+        """The ``time.monotonic()`` by which ``request``'s connection must have sent it."""
+        with self._connections_lock:
+            entry = self._connections.get(request)
+        return entry[0] if entry else time.monotonic() + self.request_deadline
+
+    def _refuse(self, request: socket.socket) -> None:
+        body = dumps({"error": "too many connections: try again in a moment"})
+        head = [
+            "HTTP/1.0 503 Service Unavailable",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            "Retry-After: 1",
+            "Connection: close",
+            *(f"{key}: {value}" for key, value in SECURITY_HEADERS.items()),
+        ]
+        try:
+            request.setblocking(False)  # a fresh socket's buffer takes it whole; never wait
+            request.send("\r\n".join(head).encode() + b"\r\n\r\n" + body)
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def server_close(self) -> None:
+        """Stop listening, shut down the open connections, wait briefly for their threads."""
+        super().server_close()
+        with self._connections_lock:
+            open_ = list(self._connections.items())
+        for request, _ in open_:
+            try:
+                request.shutdown(socket.SHUT_RDWR)  # wakes a handler blocked reading it
+            except OSError:
+                pass  # already closed by its handler
+        end = time.monotonic() + self.close_grace
+        for _, (_, thread) in open_:
+            if thread.is_alive():
+                thread.join(max(0.0, end - time.monotonic()))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that went away mid-answer (a closed tab) is normal; other errors print."""
@@ -336,7 +567,9 @@ class PlaygroundServer(http.server.ThreadingHTTPServer):
     def host_allowed(self, host_header: str) -> bool:
         """Is ``host_header`` this server (its name, localhost, or an IP address, and its port)?"""
         name, _, port = host_header.rpartition(":")
-        if not name or not port.isdigit() or int(port) != self.port:
+        if not name or not (port.isascii() and port.isdigit() and len(port) <= 5):
+            return False
+        if int(port) != self.port:
             return False
         name = name.strip("[]").lower()
         if name in (self.host.lower(), "localhost"):
@@ -349,10 +582,25 @@ class PlaygroundServer(http.server.ThreadingHTTPServer):
 
 
 def make_server(
-    host: str = "127.0.0.1", port: int = 0, token: str | None = None
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+    *,
+    request_deadline: float | None = None,
+    max_connections: int | None = None,
 ) -> PlaygroundServer:
-    """A ready (bound, not yet serving) playground server; ``port=0`` picks a free port."""
-    return PlaygroundServer(host, port, Playground(token))
+    """A ready (bound, not yet serving) playground server; ``port=0`` picks a free port.
+
+    ``request_deadline`` (seconds) and ``max_connections`` default to
+    :data:`REQUEST_DEADLINE` and :data:`MAX_CONNECTIONS`.
+    """
+    return PlaygroundServer(
+        host,
+        port,
+        Playground(token),
+        request_deadline=request_deadline,
+        max_connections=max_connections,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

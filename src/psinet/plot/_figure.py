@@ -12,6 +12,7 @@ y-axis when every value is positive, whole-number ticks for epochs).
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from collections.abc import Sequence
@@ -154,10 +155,66 @@ def _for_plot(values: Array) -> Array:
 
 
 def _log_if_positive(ax: Axes, values: Sequence[Array]) -> None:
-    """Log y-axis when every finite value is > 0 (and there is one), else linear."""
+    """Log y-axis when every finite value is > 0 (and there is one), else linear.
+
+    Values near the end of float64's range (a diverging run's losses near 1e308) get
+    y-limits set here, within it: matplotlib's own autoscaling would add its margin
+    past float64's largest number (overflow warnings, then an unusable axis)."""
     finite = np.concatenate([v[np.isfinite(v)] for v in values])
-    if finite.size and (finite > 0).all():
+    log = bool(finite.size) and bool((finite > 0).all())
+    near = bool(finite.size) and float(np.abs(finite).max()) > _NEAR_FLOAT_MAX
+    if near:
+        bottom, top = _limits_within_float64(float(finite.min()), float(finite.max()), log)
+        ax.set_autoscaley_on(False)  # before set_ylim, which would autoscale first
+        ax.set_ylim(bottom, top)
+    if log:
         ax.set_yscale("log")
+    if near:  # matplotlib's locators would compute a tick past float64's largest number
+        from matplotlib.ticker import FixedLocator, NullLocator
+
+        ax.yaxis.set_major_locator(FixedLocator(_ticks_within_float64(bottom, top, log)))
+        ax.yaxis.set_minor_locator(NullLocator())
+
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+_NEAR_FLOAT_MAX = 1e300
+"""Above this |value|, the line plots set their y-limits themselves (see _log_if_positive)."""
+
+
+def _ticks_within_float64(bottom: float, top: float, log: bool) -> list[float]:
+    """A few round y-ticks in [bottom, top] (decades on a log axis), computed in Python
+    floats so that no step or tick leaves float64's range."""
+    if log:
+        first, last = math.ceil(math.log10(bottom)), math.floor(math.log10(top))
+        stride = max(1, math.ceil((last - first + 1) / 8))
+        return [10.0**k for k in range(first, last + 1, stride)] or [bottom, top]
+    e = math.floor(math.log10(top - bottom))
+    ticks: list[float] = []
+    for m in (1.0, 0.5, 0.2):  # the coarsest round step that gives 3 ticks or more
+        step = m * 10.0**e
+        ticks = [k * step for k in range(math.ceil(bottom / step), math.floor(top / step) + 1)]
+        if len(ticks) >= 3:
+            break
+    return ticks
+
+
+def _limits_within_float64(low: float, high: float, log: bool) -> tuple[float, float]:
+    """y-limits around [low, high] with matplotlib's 5 % margin (in log10 when ``log``),
+    clipped to float64's range. Python floats: an overflow is an inf, not a warning."""
+    if log:
+        lo, hi = math.log10(low), math.log10(high)
+        margin = 0.05 * (hi - lo) if hi > lo else 0.5
+        try:
+            top = min(10.0 ** (hi + margin), _FLOAT_MAX)
+        except OverflowError:  # 10.0 ** 309 raises, where numpy would warn
+            top = _FLOAT_MAX
+        bottom = max(10.0 ** (lo - margin), math.ulp(0.0))  # > 0 on a log axis
+        return bottom, top
+    span = high - low
+    if span == math.inf:  # matplotlib's transforms need top − bottom within float64 too
+        return max(low, -_FLOAT_MAX / 2), min(high, _FLOAT_MAX / 2)  # the middle, cut
+    margin = min(0.05 * span, (_FLOAT_MAX - span) / 2) if span else 0.05 * abs(high)
+    return max(low - margin, -_FLOAT_MAX), min(high + margin, _FLOAT_MAX)
 
 
 def _whole_ticks_if_whole(ax: Axes, x: Array) -> None:
