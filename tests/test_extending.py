@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import psinet
-from psinet import Network, check_gradients, gradients
+from psinet import DivergenceError, Network, check_gradients, gradients
 from psinet.activations import Activation
 from psinet.losses import Loss
 
@@ -465,6 +465,19 @@ def test_a_part_that_returns_nan_from_finite_z_is_named_not_called_an_overflow()
         assert "overflowed" not in str(excinfo.value) and "scale the inputs" not in str(
             excinfo.value
         )
+
+
+def test_fit_and_evaluate_name_a_part_that_returns_nan_too():
+    """Not "try a smaller learning rate" nor "the loss overflowed": the part and layer."""
+    net = Network([3, 5, 2], [NaNAt(), "sigmoid"], seed=0)
+    Y01 = (Y > 0).astype(float)
+    before = [W.copy() for W in net.weights]
+    with pytest.raises(DivergenceError, match=r"step 1 of 1: NaNAt\.value returned NaN at layer 0"):
+        net.fit(X, Y01, loss="binary_crossentropy", epochs=1, batch_size=len(X), verbose=0)
+    assert all(np.array_equal(W, W0) for W, W0 in zip(net.weights, before))
+    with pytest.raises(ValueError, match=r"NaNAt\.value returned NaN at layer 0") as excinfo:
+        net.evaluate(X, Y01, "binary_crossentropy")
+    assert "overflowed" not in str(excinfo.value)
 
 
 def test_a_part_that_returns_inf_from_finite_z_is_named_too():

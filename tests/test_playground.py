@@ -766,6 +766,32 @@ def test_a_host_header_with_a_malformed_port_is_refused(server, port):
     assert status == 403 and "Host header" in answer["error"], answer
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [b"X-A: " + b"a" * 60000],  # one header over the limit
+        [b"X-Pad-%d: %s" % (k, b"x" * 1000) for k in range(40)],  # 40 KB of headers
+        [b"X-N-%d: 1" % k for k in range(150)],  # more headers than http.client reads
+    ],
+    ids=["one-huge", "many-large", "too-many"],
+)
+def test_oversized_headers_get_a_431_with_a_message(server, headers):
+    data = f"POST /api/session?token={server.app.token} HTTP/1.1\r\n".encode()
+    data += f"Host: 127.0.0.1:{server.port}\r\n".encode() + b"\r\n".join(headers)
+    data += b"\r\nContent-Length: 2\r\n\r\n{}"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        try:
+            s.sendall(data)
+        except ConnectionError:
+            pass
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.0 431"), answer[:100]
+    assert b'"error"' in answer and b"headers" in answer, answer[-200:]
+    assert request(server, "GET", "/api/options")[0] == 200
+
+
 def test_oversized_headers_close_the_connection(server):
     padding = b"".join(b"X-Pad-%d: %s\r\n" % (k, b"x" * 4000) for k in range(90))  # 360 KB
     data = f"GET /api/options?token={server.app.token} HTTP/1.0\r\n".encode()

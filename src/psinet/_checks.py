@@ -154,9 +154,21 @@ def refuse_non_finite_outputs(
     message) or in some ``a_l`` from a finite ``z_l``: then the activation made it, and
     the ValueError names its class and ``value``, the layer and the first entry.
     """
+    cause = non_finite_cause(z, a, parts, dtype)
+    if cause is not None:
+        raise ValueError(cause)
+    refuse_overflow(False, "the outputs", X, dtype)
+
+
+def non_finite_cause(
+    z: Sequence[Array], a: Sequence[Array], parts: Sequence[object], dtype: np.dtype[Any]
+) -> str | None:
+    """The activation that made the first NaN or inf of a forward pass from a finite
+    ``z_l``, said in a sentence (its class and ``value``, the layer, the first entry);
+    None when the first non-finite number is in some ``z_l`` (an overflow) or nowhere."""
     for l, (z_l, a_l, f_l) in enumerate(zip(z, a, parts, strict=True)):
         if not np.isfinite(z_l).all():
-            break  # finite inputs, non-finite z_l = X̄_l W_lᵀ: an overflow
+            return None  # finite inputs, non-finite z_l = X̄_l W_lᵀ: an overflow
         bad = ~np.isfinite(a_l)
         if bad.any():
             nan = np.isnan(a_l)
@@ -174,12 +186,12 @@ def refuse_non_finite_outputs(
                     "finite (e.g. clip z), or scale the inputs (psinet.Standardizer) or the "
                     "weights down"
                 )
-            raise ValueError(
+            return (
                 f"{where} returned {which} at layer {l} from finite z ({int(bad.sum())} of "
                 f"{a_l.size} entries; the first at sample {n}, unit {j}, z = {_sci(z_l[n, j])}): "
                 f"{fix}"
             )
-    refuse_overflow(False, "the outputs", X, dtype)
+    return None
 
 
 def _sci(x: Any) -> str:

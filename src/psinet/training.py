@@ -269,6 +269,8 @@ def evaluate(
         check_weighted_loss(loss, net.activations[-1])
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
         result = _evaluate(net, X, Y, loss, l2, r)
+        if not math.isfinite(result["loss"]):  # an activation that made NaN or inf is named
+            net._refuse_non_finite(net._forward(X), X)
     refuse_overflow(math.isfinite(result["loss"]), "the loss", X, net.dtype)
     return result
 
@@ -531,11 +533,17 @@ def fit(
                     try:
                         seen = engine.step(step)  # forward, Ψ, ∂E/∂W_l, update
                     except DivergenceError as exc:
+                        where = f"epoch {epoch + 1}, step {step + 1} of {n_steps}"
+                        cause = engine.cause(step)  # an activation that made NaN or inf
+                        if cause is not None:
+                            raise DivergenceError(
+                                f"training stopped at {where}: {cause}. The network keeps "
+                                "its last finite weights (this step was not applied)."
+                            ) from None
                         raise DivergenceError(
-                            f"training diverged at epoch {epoch + 1}, step {step + 1} of "
-                            f"{n_steps}: {exc}. The network keeps its last finite weights "
-                            f"(this step was not applied). Try a smaller learning rate "
-                            f"(now {optimizer.current_lr:.4g})."
+                            f"training diverged at {where}: {exc}. The network keeps its last "
+                            f"finite weights (this step was not applied). Try a smaller "
+                            f"learning rate (now {optimizer.current_lr:.4g})."
                         ) from None
                     if progress.tty and progress.due(step + 1, n_steps):
                         progress.step(epoch, step + 1, n_steps, engine.loss(seen))

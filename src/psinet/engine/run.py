@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import non_finite_cause
 from .._raw import copyto
 from ..backprop import _frobenius_norm
 from ..losses import Loss
@@ -107,6 +108,13 @@ class Engine:
             self.penalty += penalty * (b - a)
         copyto(out_b, plan.kept)  # the step's outputs: the epoch's loss and accuracy
         return b
+
+    def cause(self, i: int) -> str | None:
+        """Why step ``i`` diverged, when an activation made NaN or inf from a finite
+        ``z_l`` (its class and layer named); None when it was the numbers themselves."""
+        a, b, *_ = self.batches[i]
+        cache, parts = self.plans[b - a].cache, self.net.activations
+        return non_finite_cause(cache.z, cache.a, parts, self.net.dtype)
 
     def _rows(self, plan: StepPlan, a: int, b: int) -> Array:
         """``X̄_0`` of rows a … b-1 where it is not a view made ahead: after the rows

@@ -350,8 +350,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
         super().setup()
         self.rfile.close()
         deadline = self.server.deadline_of(self.request)
-        reader = DeadlineReader(self.connection, deadline, MAX_HEADER_BYTES + MAX_BODY)
-        self.rfile = io.BufferedReader(reader)
+        self.reader = DeadlineReader(self.connection, deadline, MAX_HEADER_BYTES)
+        self.rfile = io.BufferedReader(self.reader)
+
+    def handle_one_request(self) -> None:
+        """One request; a request line and headers beyond :data:`MAX_HEADER_BYTES` get a
+        431 answer with a message (then the connection is closed), never a silent close."""
+        try:
+            super().handle_one_request()
+        except RequestTooLarge:
+            self.close_connection = True
+            self.request_version = "HTTP/1.1"  # a status line, whatever was read of the request
+            self.send_error(
+                431, f"the request line and headers may have at most {MAX_HEADER_BYTES} bytes"
+            )
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own refusals (a bad request line, too many headers, ...)
+        answered like every other: JSON with a message."""
+        self.close_connection = True
+        self._send_error(HTTPError(code, message or explain or http.HTTPStatus(code).phrase))
 
     def send_response(self, code: int, message: str | None = None) -> None:
         """Start the answer: from here on, each write may take :attr:`timeout` seconds."""
@@ -414,12 +432,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             shown = digits if len(digits) <= 20 else f"a {len(digits)}-digit number"
             raise HTTPError(413, f"the body may have at most {MAX_BODY} bytes, got {shown}")
         n = int(digits)
+        self.reader.left += MAX_BODY  # the headers had MAX_HEADER_BYTES; now the body
         try:
             body = self.rfile.read(n)
         except TimeoutError:
             raise HTTPError(408, "the request did not arrive before its deadline") from None
-        except RequestTooLarge:
-            raise HTTPError(431, "the request's headers are too large") from None
         if len(body) < n:
             raise HTTPError(400, f"the body ended after {len(body)} of the {n} bytes announced")
         return body
