@@ -1,26 +1,32 @@
 """Every public function, class and method is documented and type-hinted."""
 
 import importlib
+import importlib.util
 import inspect
 
 import pytest
 
-MODULES = [
-    "activations",
-    "backprop",
-    "datasets",
-    "gradcheck",
-    "io",
-    "losses",
-    "network",
-    "optimizers",
-    "playground.server",
-    "playground.session",
-    "plot",
-    "preprocessing",
-    "schedules",
-    "training",
-]
+
+def _all_modules():
+    """Every module of psinet (sub-packages' private modules too: io/_save.py holds the
+    public save), but not ``__main__`` files (running them runs a program)."""
+    import pkgutil
+
+    import psinet
+
+    names = [
+        info.name.removeprefix("psinet.")
+        for info in pkgutil.walk_packages(psinet.__path__, "psinet.")
+        if not info.name.endswith("__main__")
+    ]
+    return sorted(n for n in names if n != "estimators" or _has("sklearn"))
+
+
+def _has(library):
+    return importlib.util.find_spec(library) is not None
+
+
+MODULES = _all_modules()
 
 
 def _public(module):
@@ -57,7 +63,9 @@ def test_public_api_has_docstrings_and_type_hints(module_name):
             else [
                 (f"{name}.{k}", v)
                 for k, v in vars(obj).items()
-                if inspect.isfunction(v) and (not k.startswith("_") or k == "__init__")
+                if inspect.isfunction(v)
+                and (not k.startswith("_") or k == "__init__")
+                and v.__module__ == obj.__module__  # not typing.Protocol's own __init__
             ]
         )
         if inspect.isclass(obj):

@@ -7,6 +7,7 @@ All weight gradients of a deep network come from one backward sweep of a term
 * :mod:`psinet.activations` and :mod:`psinet.losses`: f, f', E and ∂E/∂ŷ;
 * :mod:`psinet.backprop`: the Ψ recursion, :func:`gradients`, :func:`trace`;
 * :mod:`psinet.gradcheck`: finite differences, the reference backprop is tested against;
+* :func:`check_backprop`: checks a learner's own backprop and names the mistake;
 * :mod:`psinet.optimizers`, :mod:`psinet.schedules`: the update rules and learning rates;
 * :mod:`psinet.training`: ``fit``, ``evaluate``, callbacks, :class:`History`;
 * :mod:`psinet.datasets`, :mod:`psinet.preprocessing`: data, one-hot, splits, scaling;
@@ -31,6 +32,7 @@ from . import (
 from ._version import __version__
 from .activations import register as register_activation
 from .backprop import gradients, trace
+from .check_backprop import BackpropCheck, check_backprop
 from .gradcheck import check_gradients, numerical_gradients
 from .io import load
 from .losses import register as register_loss
@@ -39,6 +41,7 @@ from .preprocessing import NotFittedError, Standardizer, one_hot, standardize, t
 from .training import DivergenceError, EarlyStopping, History, accuracy, evaluate, fit
 
 __all__ = [
+    "BackpropCheck",
     "DivergenceError",
     "EarlyStopping",
     "ForwardCache",
@@ -50,6 +53,7 @@ __all__ = [
     "accuracy",
     "activations",
     "backprop",
+    "check_backprop",
     "check_gradients",
     "datasets",
     "evaluate",

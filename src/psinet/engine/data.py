@@ -49,7 +49,7 @@ class EpochData:
         *,
         multilabel: bool,
         shuffled: bool,
-    ):
+    ) -> None:
         self._X, self._Y, self._r = X, Y, r
         self.net, self._loss = net, loss
         # Unshuffled, a wide input is copied batch by batch into the cache's X̄_0, where the

@@ -40,7 +40,9 @@ class HasHistory(Protocol):
     """What :func:`plot_history` reads from a training History (duck-typed)."""
 
     @property
-    def history(self) -> Mapping[str, Sequence[float]]: ...
+    def history(self) -> Mapping[str, Sequence[float]]:
+        """Each metric's values, one per epoch (``History.history``)."""
+        ...
 
 
 HistoryLike = HasHistory | Mapping[str, Sequence[float]]
