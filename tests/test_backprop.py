@@ -17,7 +17,7 @@ KINKED = {"relu", "leaky_relu", "elu"}
 OUTPUTS = {  # output activations that make sense for each loss
     "mse": sorted(ACTIVATIONS),
     "binary_crossentropy": ["sigmoid", "softmax"],
-    "categorical_crossentropy": ["softmax", "sigmoid"],
+    "categorical_crossentropy": ["softmax"],  # (sigmoid + CCE is refused)
 }
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from psinet import Network, gradients
+from psinet import activations as act
 from psinet import losses as L
 
 
@@ -160,3 +161,68 @@ def test_register_refuses_taken_names_and_bad_classes(registry):
         with pytest.raises(TypeError, match=r"subclass of psinet\.losses\.Loss"):
             L.register(bad)
     assert L.REGISTERED == {"reg_mae": _MeanAbsolute}
+
+
+@pytest.mark.parametrize(
+    ("output", "loss", "right"),
+    [
+        ("sigmoid", "categorical_crossentropy", "softmax"),
+        ("identity", "categorical_crossentropy", "softmax"),
+        ("tanh", "binary_crossentropy", "sigmoid"),
+        ("relu", "binary_crossentropy", "sigmoid"),
+        ("identity", "binary_crossentropy", "sigmoid"),
+    ],
+)
+def test_a_loss_that_is_not_a_loss_of_the_outputs_is_refused_everywhere(output, loss, right):
+    """Sigmoid outputs with categorical cross-entropy train to a low E that means nothing
+    (the rows need not sum to 1); identity or relu outputs with binary cross-entropy give
+    E of outputs outside (0, 1). Refused before anything changes, naming the right pair."""
+    import psinet
+    from psinet import Network, optimizers
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 3))
+    Y = np.eye(2)[rng.integers(0, 2, size=6)]
+    net = Network([3, 4, 2], ["tanh", output], seed=0)
+    before = [W.copy() for W in net.weights]
+    message = rf"{loss} needs .* the output activation '{output}' .* use a '{right}' output"
+    for call in (
+        lambda: net.fit(X, Y, loss=loss, epochs=1, verbose=0),
+        lambda: net.evaluate(X, Y, loss),
+        lambda: psinet.gradients(net, X, Y, loss),
+        lambda: psinet.trace(net, X, Y, loss),
+        lambda: psinet.check_gradients(net, X, Y, loss),
+        lambda: psinet.training.train_step(net, X, Y, loss, optimizers.SGD(0.1)),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
+    assert all(np.array_equal(W, W0) for W, W0 in zip(net.weights, before))
+    assert net.cache is None
+
+
+def test_pairs_that_mean_something_are_accepted_and_custom_parts_can_declare():
+    from psinet import Network
+
+    for output, loss in [("sigmoid", "binary_crossentropy"), ("softmax", "binary_crossentropy"),
+                         ("softmax", "categorical_crossentropy"), ("tanh", "mse")]:  # fmt: skip
+        L.check_pair(L.get(loss), Network([2, 2], output).activations[-1])
+
+    class Squash(act.Activation):  # a custom output that says what it gives
+        name = "test_pair_squash"
+        outputs = "probability"
+
+        def value(self, z):
+            return 0.5 * (1 + z / (1 + np.abs(z)))
+
+        def derivative(self, z, a):
+            return 0.5 / (1 + np.abs(z)) ** 2
+
+    L.check_pair(L.get("binary_crossentropy"), Squash())
+    with pytest.raises(ValueError, match="categorical_crossentropy needs rows that sum to 1"):
+        L.check_pair(L.get("categorical_crossentropy"), Squash())
+
+    class Undeclared(Squash):  # a custom output that declares nothing: psinet cannot tell
+        name = "test_pair_undeclared"
+        outputs = None
+
+    L.check_pair(L.get("categorical_crossentropy"), Undeclared())

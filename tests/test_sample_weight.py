@@ -16,10 +16,8 @@ PAIRS = [
     ("tanh", "mse"),
     ("softmax", "mse"),
     ("sigmoid", "binary_crossentropy"),
-    ("tanh", "binary_crossentropy"),
     ("softmax", "categorical_crossentropy"),
-    ("sigmoid", "categorical_crossentropy"),
-]
+]  # (tanh + BCE, sigmoid + CCE are refused: E would not be a loss of those outputs)
 IDS = ["-".join(p) for p in PAIRS]
 
 

@@ -66,6 +66,11 @@ class Activation(Part):
     name: str = "activation"
     init: str = "glorot"
     elementwise: bool = True
+    outputs: str | None = None
+    """What the outputs are, for the losses that need it: ``"probability"`` (each in
+    (0, 1), sigmoid), ``"distribution"`` (rows of probabilities summing to 1, softmax),
+    ``"real"`` (any number); None: not declared (a custom activation; then psinet cannot
+    tell and accepts any loss)."""
     protocol = ("value", "derivative", "backward", "chain", "__call__")
     """The methods psinet's math runs through (a fast path stands in for them only when
     every one is a built-in's own: see :func:`psinet._contract.exactly`)."""
@@ -140,6 +145,7 @@ class Sigmoid(Activation):
     """
 
     name = "sigmoid"
+    outputs = "probability"
 
     def value(self, z: Array) -> Array:
         return 0.5 + 0.5 * np.tanh(0.5 * z)  # σ(z) = ½ + ½·tanh(z/2): no e^(−z) to overflow
@@ -152,6 +158,7 @@ class Tanh(Activation):
     """Hyperbolic tangent ``tanh(z)``, ``tanh'(z) = 1 − tanh²(z)``."""
 
     name = "tanh"
+    outputs = "real"
 
     def value(self, z: Array) -> Array:
         return np.tanh(z)
@@ -164,6 +171,7 @@ class ReLU(Activation):
     """Rectified linear unit ``max(0, z)``, ``f'(z) = 1 if z > 0 else 0``."""
 
     name = "relu"
+    outputs = "real"
     init = "he"
 
     def value(self, z: Array) -> Array:
@@ -177,6 +185,7 @@ class LeakyReLU(Activation):
     """Leaky ReLU ``z if z > 0 else α·z``, ``f'(z) = 1 if z > 0 else α``."""
 
     name = "leaky_relu"
+    outputs = "real"
     init = "he"
 
     def __init__(self, alpha: float = 0.01) -> None:
@@ -199,6 +208,7 @@ class ELU(Activation):
     """
 
     name = "elu"
+    outputs = "real"
     init = "he"
 
     def __init__(self, alpha: float = 1.0) -> None:
@@ -219,6 +229,7 @@ class Softplus(Activation):
     """Softplus ``log(1 + e^z)``, ``f'(z) = σ(z)``; computed with ``logaddexp``."""
 
     name = "softplus"
+    outputs = "real"
 
     def value(self, z: Array) -> Array:
         return np.logaddexp(0, z)
@@ -231,6 +242,7 @@ class Identity(Activation):
     """Identity ``f(z) = z``, ``f'(z) = 1``: the output of a regression network."""
 
     name = "identity"
+    outputs = "real"
 
     def value(self, z: Array) -> Array:
         return z.copy()
@@ -249,6 +261,7 @@ class Softmax(Activation):
     """
 
     name = "softmax"
+    outputs = "distribution"
     elementwise = False
 
     def value(self, z: Array) -> Array:

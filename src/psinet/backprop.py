@@ -213,6 +213,7 @@ def gradients(
     net = check_network(net)
     return_psi = check_bool(return_psi, "return_psi")
     loss = _losses.get(loss)
+    _losses.check_pair(loss, net.activations[-1])
     X, _ = as_batch(X, "X", net.n_inputs, net.dtype)
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
     loss.check_targets(Y)

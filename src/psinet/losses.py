@@ -58,6 +58,10 @@ class Loss(Part):
 
     name: str = "loss"
     fused_activation: str | None = None
+    needs: str | None = None
+    """What the output layer must give for E to be a loss of it: ``"probability"``
+    (outputs in (0, 1)), ``"distribution"`` (rows summing to 1), or None (any outputs).
+    :func:`check_pair` refuses an output activation that declares other outputs."""
     protocol = ("value", "gradient", "value_from_z", "sample_losses", "sample_losses_from_z")
     """The methods psinet's math runs through (see :func:`psinet._contract.exactly`)."""
 
@@ -163,6 +167,7 @@ class BinaryCrossEntropy(Loss):
 
     name = "binary_crossentropy"
     fused_activation = "sigmoid"
+    needs = "probability"
 
     def value(self, y_hat: Array, Y: Array) -> float:
         tiny = np.finfo(y_hat.dtype).tiny
@@ -202,6 +207,7 @@ class CategoricalCrossEntropy(Loss):
 
     name = "categorical_crossentropy"
     fused_activation = "softmax"
+    needs = "distribution"
 
     def value(self, y_hat: Array, Y: Array) -> float:
         tiny = np.finfo(y_hat.dtype).tiny
@@ -251,6 +257,35 @@ def fused_pair(loss: Loss, f_out: Activation) -> bool:
     replaces any of their methods runs its own ``gradient`` and ``backward`` instead."""
     return (exactly(loss, BinaryCrossEntropy) and exactly(f_out, Sigmoid)) or (
         exactly(loss, CategoricalCrossEntropy) and exactly(f_out, Softmax)
+    )
+
+
+_GIVES = {  # what each kind of outputs also is
+    "distribution": {"distribution", "probability"},  # softmax's rows: probabilities too
+    "probability": {"probability"},
+    "real": set(),
+}
+_RIGHT_OUTPUT = {"probability": "sigmoid", "distribution": "softmax"}
+
+
+def check_pair(loss: Loss, f_out: Activation) -> None:
+    """ValueError when ``loss`` is not a loss of what ``f_out`` outputs: categorical
+    cross-entropy needs rows that form a distribution (a softmax output), binary
+    cross-entropy outputs in (0, 1) (a sigmoid, or a softmax). An activation or loss that
+    declares nothing (``outputs`` / ``needs`` None) is accepted: psinet cannot tell."""
+    needs, gives = loss.needs, f_out.outputs
+    if needs is None or gives is None or needs in _GIVES.get(gives, set()):
+        return
+    what = {"probability": "outputs in (0, 1)", "distribution": "rows that sum to 1"}[needs]
+    got = {
+        "real": "outputs that are not kept in (0, 1)",
+        "probability": "outputs in (0, 1) whose rows need not sum to 1",
+    }.get(gives, f"{gives} outputs")
+    raise ValueError(
+        f"{loss.name} needs {what}, but the output activation {f_out.name!r} gives "
+        f"{got}, so E would not be a loss of them: use a {_RIGHT_OUTPUT[needs]!r} output "
+        f"layer with {loss.name}"
+        + (", or 'mse' for real-valued outputs" if gives == "real" else "")
     )
 
 

@@ -260,6 +260,7 @@ def evaluate(
     """
     net = check_network(net)
     loss = _losses.get(loss)
+    _losses.check_pair(loss, net.activations[-1])  # E must be a loss of these outputs
     X, _ = as_batch(X, "X", net.n_inputs, net.dtype)
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
     loss.check_targets(Y)
@@ -324,6 +325,7 @@ def train_step(
     """
     net = check_network(net)
     loss = _losses.get(loss)
+    _losses.check_pair(loss, net.activations[-1])  # E must be a loss of these outputs
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a psinet Optimizer, got {type(optimizer).__name__}")
     X, _ = as_batch(X, "X", net.n_inputs, net.dtype)
@@ -449,6 +451,7 @@ def fit(
     # 1. Check everything; nothing is changed before all checks have passed.
     net = check_network(net)
     loss = _losses.get(loss)
+    _losses.check_pair(loss, net.activations[-1])  # E must be a loss of these outputs
     optimizer = _get_optimizer(optimizer)
     initial_epoch = check_int(initial_epoch, "initial_epoch", minimum=0, maximum=2**63 - 1)
     epochs = check_int(epochs, "epochs", minimum=0, maximum=2**63 - 1)
