@@ -372,3 +372,101 @@ def test_usage_errors_exit_2(tmp_path, monkeypatch, capsys, args, message):
     except SystemExit as exc:  # argparse's own usage errors
         status = exc.code
     assert status == 2 and message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- a teacher's trial
+
+
+def _relu_at_z(W, X, Y):
+    """relu(z) used where relu'(z) belongs (hidden layer), sigmoid output, mse."""
+    N = len(X)
+    X0 = np.hstack([X, np.ones((N, 1))])
+    z0 = X0 @ W[0].T
+    X1 = np.hstack([np.maximum(z0, 0), np.ones((N, 1))])
+    a = sigmoid(X1 @ W[1].T)
+    psi1 = (a - Y) / N * a * (1 - a)
+    psi0 = psi1 @ W[1][:, :-1] * np.maximum(z0, 0)  # the mistake: relu(z), not relu'(z)
+    return [psi0.T @ X0, psi1.T @ X1]
+
+
+def test_system_exit_and_keyboard_interrupt_are_never_correct(net):
+    import sys as _sys
+
+    def quits(W, X, Y):
+        _sys.exit(0)
+
+    report = psinet.check_backprop(quits, net)
+    assert not report.passed and report.diagnosis == "exception"
+    assert report.exception.startswith("SystemExit") and "_sys.exit(0)" in report.source_line
+
+    def interrupted(W, X, Y):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        psinet.check_backprop(interrupted, net)
+
+
+def test_the_command_line_never_exits_0_on_sys_exit(tmp_path):
+    body = LEARNER_FILE + "\n    def quits(W, X, Y):\n        import sys\n        sys.exit(0)\n"
+    run = _cli(tmp_path, body, "mine.py:quits", "--sizes", "3,5,4,2")
+    assert run.returncode == 1 and "SystemExit" in run.stdout and "sys.exit(0)" in run.stdout
+    at_import = _cli(tmp_path, "import sys\nsys.exit(0)\n", "mine.py:backprop", "--sizes", "3,2")
+    assert at_import.returncode not in (0, 1) and "SystemExit" in at_import.stderr
+
+
+def test_a_factor_2_with_2_outputs_is_the_half_of_mse(net):
+    report = psinet.check_backprop(learner(ACTS3, "mean_outputs"), net)  # 3-5-4-2: n_L = 2
+    assert report.explanation.index("½") < report.explanation.index("n_L")
+    assert "E = 1/(2N)" in report.explanation
+
+
+def test_a_one_sample_scale_does_not_replace_a_batch_unknown():
+    net = psinet.Network([3, 4, 1], ["relu", "sigmoid"], seed=0)
+    net.weights[0][1:, -1] = -50.0  # one hidden unit active: on one sample, a constant factor
+    report = psinet.check_backprop(_relu_at_z, net)
+    assert report.diagnosis != "scale" and not report.passed, str(report)
+    assert report.diagnosis == "unknown" and report.first_wrong_layer == 0
+
+
+def test_one_row_of_user_data_still_checks_a_batch(net):
+    X, Y = np.ones((1, 3)), np.full((1, 2), 0.5)
+    report = psinet.check_backprop(learner(ACTS3, "scale_N"), net, X, Y)  # the 1/N forgotten
+    assert not report.passed and report.diagnosis == "scale" and report.batch_only
+    assert psinet.check_backprop(learner(ACTS3), net, X, Y).passed
+
+
+def test_the_command_line_times_out(tmp_path):
+    body = LEARNER_FILE + "\n    def forever(W, X, Y):\n        while True:\n            pass\n"
+    run = _cli(tmp_path, body, "mine.py:forever", "--sizes", "3,2", "--timeout", "1")
+    assert run.returncode == 1 and "timed out after 1 s" in run.stdout, run.stdout + run.stderr
+    assert "exception" in run.stdout
+
+
+def test_softmax_cross_entropy_explanations_follow_the_loss():
+    net = psinet.Network([4, 6, 3], ["tanh", "softmax"], seed=0)
+    acts, cce = ["tanh", "softmax"], "categorical_crossentropy"
+
+    def flipped(W, X, Y):
+        return [-g for g in learner(acts, loss=cce)(W, X, Y)]
+
+    def doubled(W, X, Y):
+        return [2 * g for g in learner(acts, loss=cce)(W, X, Y)]
+
+    for fn, code in ((flipped, "sign"), (doubled, "scale")):
+        report = psinet.check_backprop(fn, net, loss=cce)
+        assert report.diagnosis == code and report.first_wrong_layer == 1
+        assert "Ψ_1 = (ŷ − Y)/N" in report.explanation, report.explanation
+        assert "mse" not in report.explanation and "⊙ f'_1" not in report.explanation
+
+
+def test_a_factor_is_rounded_and_an_in_place_change_is_noted(net):
+    report = psinet.check_backprop(learner(ACTS3, "scale_N"), net)
+    assert report.factor == 5.0 and str(report.factor) == "5.0"
+
+    def changes_W(W, X, Y):
+        grads = learner(ACTS3)(W, X, Y)
+        W[0] -= 0.1 * grads[0]
+        return grads
+
+    report = psinet.check_backprop(changes_W, net)
+    assert report.passed and any("in place" in n for n in report.notes), str(report)

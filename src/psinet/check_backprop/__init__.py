@@ -43,7 +43,7 @@ import numpy as np
 
 from .. import losses as _losses
 from .._checks import as_batch, as_targets, check_seed
-from ..losses import Loss
+from ..losses import Loss, fused_pair
 from ..network import Network, check_network
 from ._diagnose import (
     Finding,
@@ -57,9 +57,14 @@ from ._diagnose import (
 )
 from ._report import DIAGNOSES, BackpropCheck, LayerRow, explain
 
-__all__ = ["DIAGNOSES", "BackpropCheck", "LayerRow", "check_backprop"]
+__all__ = ["DIAGNOSES", "BackpropCheck", "CheckTimeout", "LayerRow", "check_backprop"]
 
 Array = np.ndarray
+
+
+class CheckTimeout(BaseException):
+    """Raised (by the command line's alarm) when ``fn`` runs longer than ``--timeout``: a
+    BaseException, so a learner's ``except Exception`` does not swallow it."""
 
 
 def check_backprop(
@@ -80,12 +85,15 @@ def check_backprop(
         (n_{l+1}, n_l + 1), like ``W[l]``) or ``(grads, psis)`` (``psis[l]`` = Ψ_l, of
         shape (N, n_{l+1})). ``W`` is a list of copies of ``net.weights`` (bias last
         column); it is called several times (a batch, one sample), each time on fresh
-        copies: nothing it does reaches ``net`` or the caller's arrays.
+        copies: nothing it does reaches ``net`` or the caller's arrays (changing ``W`` in
+        place is said in the notes). An exception, ``SystemExit`` included, is reported
+        (diagnosis ``"exception"``); a ``KeyboardInterrupt`` goes on up.
     net : Network
         Its activations, with ``loss``, say what ``fn`` must compute: ∂E/∂W_l of
         E = (1/N) Σ_n ℓ_n, a mean over the samples (the 1/N inside Ψ).
     X : ndarray of shape (N, n_0) or None
-        Inputs; None (with ``Y`` None) draws a batch of probes from ``seed``.
+        Inputs; None (with ``Y`` None) draws a batch of probes from ``seed``. With one
+        row (N = 1), psinet's seeded probes are checked too, so a batch is always seen.
     Y : ndarray of shape (N, n_L) or None
         Targets, valid for ``loss``.
     loss : str or Loss
@@ -114,8 +122,15 @@ def check_backprop(
         loss.check_targets(Y)
     X, Y = np.array(X, dtype=net.dtype), np.array(Y, dtype=net.dtype)  # our own copies
 
-    batch = _run(fn, net, X, Y, loss)
-    single = _run(fn, net, X[:1], Y[:1], loss) if len(X) > 1 else batch
+    probed = len(X) == 1
+    if probed:  # the learner's one sample; a batch from psinet's probes as well
+        single = _run(fn, net, X, Y, loss)
+        PX, PY = _probes(net, loss, check_seed(seed))
+        batch = single if single.timed_out else _run(fn, net, PX, PY, loss)
+        X, Y = PX, PY
+    else:
+        batch = _run(fn, net, X, Y, loss)
+        single = batch if batch.timed_out else _run(fn, net, X[:1], Y[:1], loss)
     shown, note = batch, ""
     if batch.ok and not single.ok:
         shown, note = (
@@ -131,9 +146,20 @@ def check_backprop(
             f"batch (N = {len(X)})."
         )
     elif not batch.ok and batch.finding.diagnosis == "unknown":
-        if single.finding.diagnosis != "unknown":
+        # a constant factor (or −1) on one sample can be an accident of that sample (one
+        # active unit, …): only a diagnosis that one sample cannot fake replaces "unknown"
+        if single.finding.diagnosis not in ("unknown", "scale", "sign"):
             shown = single
-    return _report(fn, net, loss, shown, note, batch_only=single.ok and not batch.ok, N=len(X))
+    return _report(
+        fn,
+        net,
+        loss,
+        shown,
+        note,
+        batch_only=single.ok and not batch.ok,
+        N=len(X),
+        probed=probed,
+    )
 
 
 def _probes(net: Network, loss: Loss, seed: int | None) -> tuple[Array, Array]:
@@ -163,6 +189,7 @@ class _Run:
     yours: list[Array] | None = None
     error: tuple[str, str | None, str | None] | None = None
     notes: list[str] = field(default_factory=list)
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
@@ -176,8 +203,28 @@ def _run(fn: Callable[..., Any], net: Network, X: Array, Y: Array, loss: Loss) -
     W = [np.array(W_l, copy=True) for W_l in net.weights]
     try:
         out = fn(W, X.copy(), Y.copy())
-    except Exception as exc:  # the learner's mistake: reported, with their line
-        return _Run(ref, Finding("exception"), error=_error_info(exc))
+    except (Exception, SystemExit, CheckTimeout) as exc:  # the learner's: reported, with their line
+        timed_out = isinstance(exc, CheckTimeout)
+        return _Run(ref, Finding("exception"), error=_error_info(exc), timed_out=timed_out)
+    # a KeyboardInterrupt (or another BaseException) goes on up: never reported as correct
+    changed = [
+        l
+        for l, (W_l, V_l) in enumerate(zip(W, net.weights, strict=True))
+        if not (isinstance(W_l, np.ndarray) and np.array_equal(W_l, V_l))
+    ]
+    run = _compare(ref, out)
+    if changed:
+        which = ", ".join(f"W[{l}]" for l in changed)
+        run.notes.append(
+            f"(Your function changed the W it was given in place ({which}): harmless here, "
+            "where it gets copies, but in training it would change the network's weights "
+            "while the gradients are computed.)"
+        )
+    return run
+
+
+def _compare(ref: Reference, out: Any) -> _Run:
+    """What ``fn`` returned, layer by layer from the output down, against psinet's."""
     grads_out, psis_out = _split(out)
     L = ref.L
     if grads_out is None or len(grads_out) != L:
@@ -280,7 +327,7 @@ def _error_info(exc: BaseException) -> tuple[str, str | None, str | None]:
         for fr in frames
         if not os.path.normcase(os.path.abspath(fr.filename)).startswith(_NOT_LEARNERS)
     ]
-    what = f"{type(exc).__name__}: {exc}"
+    what = str(exc) if isinstance(exc, CheckTimeout) else f"{type(exc).__name__}: {exc}"
     if not mine:
         return what, None, None
     fr = mine[-1]
@@ -296,6 +343,7 @@ def _report(
     *,
     batch_only: bool,
     N: int,
+    probed: bool = False,
 ) -> BackpropCheck:
     """The :class:`BackpropCheck` of the run shown."""
     L, l, found = net.n_layers, run.layer, run.finding
@@ -305,6 +353,7 @@ def _report(
     title = (
         f"check_backprop({name}): Network {sizes} ({', '.join(names)}), loss {loss.name}, "
         f"a batch of N = {N} and one sample"
+        + (" (yours; the batch is psinet's probes)" if probed else "")
     )
     rows = run.rows or [
         LayerRow(k, R.shape, None, np.nan, None, "—")
@@ -312,13 +361,18 @@ def _report(
     ]
     code = found.diagnosis
     error, where, source = run.error or (None, None, None)
+    readings = tuple(found.extra.get("names", ()))
+    if batch_only and "N" in readings:  # right for one sample: N is the likeliest reading
+        readings = ("N", *(n for n in readings if n != "N"))
     text = explain(
         code,
         l,
         L,
+        loss=loss.name,
+        fused=fused_pair(loss, net.activations[-1]),
         activation="" if l is None else net.activations[l].name,
         factor=found.factor,
-        names=tuple(found.extra.get("names", ())),
+        names=readings,
         detail=(error or "") if code == "exception" else found.detail,
         shape=() if l is None else run.ref.grads[l].shape,
     )

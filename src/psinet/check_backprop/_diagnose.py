@@ -163,8 +163,13 @@ def _scale(ref: Reference, l: int, G: Array) -> Finding | None:
     if abs(c) < 1e-12 or not close(G, c * R, ref.tolerance(l) * max(1.0, abs(c))):
         return None
     N, n_L = ref.N, ref.W[-1].shape[0]
-    candidates = {"N": N, "1/N": 1 / N, "n_L": n_L, "1/n_L": 1 / n_L, "1/2": 0.5, "2": 2.0}
+    # the likeliest reading first when several coincide (2 = n_L, N = n_L, …): mse's ½
+    candidates = {"1/2": 0.5, "2": 2.0, "N": N, "1/N": 1 / N, "n_L": n_L, "1/n_L": 1 / n_L}
     names = [k for k, v in candidates.items() if v != 1 and abs(c - v) <= 1e-3 * abs(v)]
+    for v in candidates.values():  # 5.000000000000001 is 5: rounding, not a factor
+        if abs(c - v) <= 1e-9 * abs(v):
+            c = float(v)
+            break
     return Finding("scale", factor=c, extra={"names": names})
 
 

@@ -159,24 +159,50 @@ def grad_eq(l: int) -> str:
     return f"∂E/∂W_{l} = Ψ_{l}ᵀ X̄_{l}"
 
 
-def psi_eq(l: int, L: int) -> str:
-    """The Ψ line of layer l: the start at the output, or the recursion."""
+def psi_eq(l: int, L: int, fused: bool = False) -> str:
+    """The Ψ line of layer l: the start at the output (``(ŷ − Y)/N`` itself for sigmoid +
+    binary cross-entropy and softmax + categorical cross-entropy), or the recursion."""
     if l == L - 1:
-        return f"Ψ_{l} = ∂E/∂ŷ ⊙ f'_{l}(z_{l})"
+        return f"Ψ_{l} = (ŷ − Y)/N" if fused else f"Ψ_{l} = ∂E/∂ŷ ⊙ f'_{l}(z_{l})"
     return f"Ψ_{l} = (Ψ_{l + 1} W_{l + 1}[:, :-1]) ⊙ f'_{l}(z_{l})"
 
 
-_FACTOR_ADVICE = {
-    "N": "E is a mean over the N samples, so the 1/N belongs in the start: ∂E/∂ŷ = (ŷ − Y)/N "
-    "for mse, Ψ_{L-1} = (ŷ − Y)/N for the cross-entropies",
-    "1/N": "the 1/N is already inside Ψ (E is a mean over the samples): divide by N once",
-    "n_L": "E sums over the outputs; no factor of the number of outputs belongs in it",
-    "1/n_L": "E sums over the outputs (and averages over the samples only): do not average "
-    "over the outputs too",
-    "1/2": "E = 1/(2N) Σ (ŷ − y)², and the ½ cancels the 2 of the square's derivative: "
-    "∂E/∂ŷ = (ŷ − Y)/N, with no ½ or 2 left",
-    "2": "E = 1/(2N) Σ (ŷ − y)², and the ½ cancels the 2 of the square's derivative: "
-    "∂E/∂ŷ = (ŷ − Y)/N, with no ½ or 2 left",
+def _start(loss: str, fused: bool) -> str:
+    """Where the 1/N and the sign are, at the output, for ``loss``."""
+    if fused:
+        return f"Ψ_{{L-1}} = (ŷ − Y)/N for {loss} with its output activation"
+    if loss == "mse":
+        return "∂E/∂ŷ = (ŷ − Y)/N for mse"
+    return f"∂E/∂ŷ of {loss}, divided by N"
+
+
+def _factor_advice(name: str, loss: str, fused: bool) -> str:
+    """Why a factor ``name`` (``"N"``, ``"1/2"``, …) does not belong in the gradient."""
+    if name == "N":
+        start = _start(loss, fused)
+        return f"E is a mean over the N samples, so the 1/N belongs in the start: {start}"
+    if name in ("1/2", "2"):
+        if loss == "mse":
+            return (
+                "E = 1/(2N) Σ (ŷ − y)², and the ½ cancels the 2 of the square's derivative: "
+                "∂E/∂ŷ = (ŷ − Y)/N, with no ½ or 2 left"
+            )
+        return f"no ½ or 2 belongs in the start: {_start(loss, fused)}"
+    return {
+        "1/N": "the 1/N is already inside Ψ (E is a mean over the samples): divide by N once",
+        "n_L": "E sums over the outputs; no factor of the number of outputs belongs in it",
+        "1/n_L": "E sums over the outputs (and averages over the samples only): do not average "
+        "over the outputs too",
+    }[name]
+
+
+_OTHER_READING = {
+    "N": "the 1/N of the mean over the samples would be missing",
+    "1/N": "you would have divided by N twice",
+    "n_L": "no factor of the number of outputs belongs in E",
+    "1/n_L": "E sums over the outputs: do not average over them too",
+    "1/2": "no ½ belongs in the gradient",
+    "2": "no 2 belongs in the gradient",
 }
 
 
@@ -191,8 +217,12 @@ def explain(
     detail: str = "",
     shape: tuple[int, ...] = (),
     count: int = 0,
+    loss: str = "mse",
+    fused: bool = False,
 ) -> str:
-    """The sentence for ``code`` at layer ``l`` (of ``L``), with that layer's equation."""
+    """The sentence for ``code`` at layer ``l`` (of ``L``), with that layer's equation;
+    the output layer's follows ``loss`` (``fused``: sigmoid + binary cross-entropy or
+    softmax + categorical cross-entropy, where Ψ_{L-1} = (ŷ − Y)/N)."""
     if code == "correct":
         return (
             "Your gradients equal psinet's ∂E/∂W_l = Ψ_lᵀ X̄_l for every layer, for a batch and "
@@ -205,9 +235,11 @@ def explain(
             f"∂E/∂W_0 … ∂E/∂W_{L - 1}, in that order; you returned {got}."
         )
     if code == "exception":
+        if detail.startswith("timed out"):
+            return f"Your function {detail}: it never returned (an endless loop?)."
         return f"Your function raised {detail}."
     assert l is not None
-    g, p = grad_eq(l), psi_eq(l, L)
+    g, p = grad_eq(l), psi_eq(l, L, fused)
     f = f"f'_{l}"
     kind = f" ({activation})" if activation else ""
     if code == "not_finite":
@@ -228,21 +260,35 @@ def explain(
             f"(rows: neurons, columns: inputs, bias last); you computed X̄_{l}ᵀ Ψ_{l}."
         )
     if code == "sign":
-        where = (
-            f"the start, {p}: ∂E/∂ŷ is (ŷ − Y)/N for mse, not (Y − ŷ)/N (gradient descent "
-            "then subtracts the gradient)"
-            if l == L - 1
-            else f"{p} or {g}"
-        )
+        if l < L - 1:
+            where = f"{p} or {g}"
+        elif fused:
+            where = (
+                f"the start, {p} for {loss} with its output activation, not (Y − ŷ)/N "
+                "(gradient descent then subtracts the gradient)"
+            )
+        elif loss == "mse":
+            where = (
+                f"the start, {p}: ∂E/∂ŷ is (ŷ − Y)/N for mse, not (Y − ŷ)/N (gradient "
+                "descent then subtracts the gradient)"
+            )
+        else:
+            where = f"the start, {p}: the sign of ∂E/∂ŷ for {loss}"
         return f"Layer {l}'s gradient has the wrong sign (−1 times psinet's): check {where}."
     if code == "scale":
         assert factor is not None
+        if loss != "mse":  # no ½ in a cross-entropy: the other readings first
+            names = tuple(sorted(names, key=lambda n: n in ("1/2", "2")))
         named = f" = {' = '.join(_NAMES[n] for n in names)}" if names else ""
-        advice = f": {_FACTOR_ADVICE[names[0]]}" if names else ""
+        advice = f": {_factor_advice(names[0], loss, fused)}" if names else ""
+        if len(names) > 1:
+            others = "; ".join(f"if it is {_NAMES[n]}, {_OTHER_READING[n]}" for n in names[1:])
+            also = " and ".join(_NAMES[n] for n in names[1:])
+            advice += f" (the same number is also {also} here: {others})"
         where = f"; the factor enters at layer {l}, in {p} or {g}" if l < L - 1 else ""
         return (
             f"Layer {l}'s gradient is {factor:.6g}{named} times psinet's{advice}{where}. "
-            f"(The start is {psi_eq(L - 1, L)}.)"
+            f"(The start is {psi_eq(L - 1, L, fused)}.)"
         )
     if code == "missing_derivative":
         what = "∂E/∂ŷ alone" if l == L - 1 else f"Ψ_{l + 1} W_{l + 1}[:, :-1] alone"
