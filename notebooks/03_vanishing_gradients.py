@@ -89,7 +89,8 @@ for activation in ("sigmoid", "relu"):
 assert histories["relu"]["loss"][-1] < histories["sigmoid"]["loss"][-1]
 last = {a: h.records[-1]["grad_norms"] for a, h in histories.items()}
 ratio = {a: norms[0] / norms[-1] for a, norms in last.items()}
-plot.plot_gradient_norms(
-    {f"{a}: layer 0 gets {ratio[a]:.1g}× layer 6's gradient": h for a, h in histories.items()},
-    title="SGD on circles",
+fig = plot.plot_gradient_norms(
+    {f"{a}: layer 0 / layer 6 = {ratio[a]:.1g}": h for a, h in histories.items()}
 )
+fig.suptitle("SGD on circles: gradient norm per layer (each title: the last epoch's ratio)")
+fig

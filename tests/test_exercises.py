@@ -157,6 +157,27 @@ def test_answer_6_critical_learning_rate_and_training_on_both_sides():
     assert np.isclose(0.5 * np.mean((X_bar @ w - Y) ** 2), 0.125)
 
 
+def exercise(k):
+    section = DOC.split("## 13. Exercises")[1]
+    start = section.index(f"**{k}. ")
+    return section[start : section.index("<details>", start)]
+
+
+def test_exercise_6_says_the_seed_its_answer_needs():
+    """Answer 6's first loss (0.396391) is that of Network([2, 1], "identity", seed=0)."""
+    text = exercise(6)
+    assert 'Network([2, 1], "identity", seed=0)' in text and "batch_size=4, seed=0" in text
+
+
+def test_exercise_7_title_and_question_name_the_same_derivative():
+    """It asks for ∂E/∂x, an input's derivative, and its answer gives that: so does its title."""
+    text = exercise(7)
+    title = re.match(r"\*\*7\. (.+?)\*\*", text).group(1)
+    assert "input" in title and "weight" not in title
+    assert "$\\partial E/\\partial x$" in text
+    assert "$\\partial E/\\partial x = " in answer(7)
+
+
 def test_at_least_six_exercises_each_with_an_answer():
     exercises = re.findall(r"^\*\*(\d+)\. ", DOC.split("## 13. Exercises")[1], re.MULTILINE)
     answers = re.findall(r"<!-- answer-(\d+) -->", DOC)

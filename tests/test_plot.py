@@ -751,3 +751,150 @@ def test_losses_near_the_float64_limit_plot_without_a_warning(tmp_path, losses):
     norms = psiplot.plot_gradient_norms(np.array([losses, losses]).T, tmp_path / "n.png")
     assert_png(tmp_path / "n.png")
     assert np.isfinite(norms.axes[0].get_ylim()).all()
+
+
+# ------------------------------------------------------- plot_network: readable labels
+_SMALL_NETS = {
+    "2-2-1": [2, 2, 1],
+    "2-3-3-1": [2, 3, 3, 1],
+    "3-4-2": [3, 4, 2],
+    "4-8-8-3": [4, 8, 8, 3],
+}
+
+
+def _small_net_figure(sizes, show, seed=0):
+    """A relu/sigmoid net of ``sizes`` drawn for one sample (matplotlib's Agg canvas)."""
+    net = Network(sizes, [*["relu"] * (len(sizes) - 2), "sigmoid"], seed=seed)
+    rng = np.random.default_rng(seed)
+    X, Y = rng.normal(size=sizes[0]), rng.uniform(size=sizes[-1])
+    return net, X, Y, psiplot.plot_network(net, X, Y, "mse", show=show)
+
+
+def _boxes(fig):
+    """(label boxes, node boxes) in pixels, after a draw; a node's index is part of its node."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.patches import Circle
+
+    FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    nodes = [c.get_window_extent(renderer) for c in ax.patches if isinstance(c, Circle)]
+    labels = []
+    for text in [*ax.texts, ax.title]:
+        if not text.get_text() or not text.get_visible():
+            continue
+        box = text.get_window_extent(renderer)
+        cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+        if any(n.x0 < cx < n.x1 and n.y0 < cy < n.y1 for n in nodes):
+            continue  # the neuron's index, centred on its own circle
+        labels.append((text.get_text(), box))
+    return labels, nodes
+
+
+@pytest.mark.parametrize("show", ["weights", "forward", "backward"])
+@pytest.mark.parametrize("name", list(_SMALL_NETS))
+def test_plot_network_labels_overlap_no_other_label_and_no_node(name, show):
+    _, _, _, fig = _small_net_figure(_SMALL_NETS[name], show)
+    labels, nodes = _boxes(fig)
+    for a in range(len(labels)):
+        (text_a, box_a) = labels[a]
+        for text_b, box_b in labels[a + 1 :]:
+            assert not box_a.overlaps(box_b), f"{name} {show}: {text_a!r} overlaps {text_b!r}"
+        for node in nodes:
+            assert not box_a.overlaps(node), f"{name} {show}: {text_a!r} overlaps a node"
+
+
+def _left_out_note(fig):
+    title = fig.axes[0].get_legend().get_title().get_text()
+    return title.partition("\n")[2]
+
+
+@pytest.mark.parametrize("figsize", [None, (6.0, 4.0)])  # the default size; a cramped one
+def test_plot_network_says_how_many_numbers_it_left_out(figsize):
+    from matplotlib.text import Text
+
+    net = Network([3, 4, 2], ["relu", "sigmoid"], seed=0)
+    ax = None if figsize is None else psiplot.figure(figsize).add_subplot()
+    fig = psiplot.plot_network(net, [0.3, -1.2, 0.8], [0.2, 0.9], "mse", show="backward", ax=ax)
+    printed = [
+        g for g in map(Text.get_gid, fig.findobj(Text)) if g and g.startswith(("grad:", "psi:"))
+    ]
+    expected = sum(W.size for W in net.weights) + sum(net.sizes[1:])  # ∂E/∂w, Ψ
+    missing = expected - len(printed)
+    if figsize is None:
+        assert missing == 0 and _left_out_note(fig) == ""  # room for every number
+    else:
+        assert missing > 0
+        assert _left_out_note(fig).startswith(f"{missing} numbers left out")
+    labels, nodes = _boxes(fig)
+    for a, (text_a, box_a) in enumerate(labels):  # and what is printed still never overlaps
+        assert not any(box_a.overlaps(b) for _, b in labels[a + 1 :]), text_a
+        assert not any(box_a.overlaps(n) for n in nodes), text_a
+
+
+@pytest.mark.parametrize("name", ["2-2-1", "2-3-3-1", "3-4-2"])
+def test_plot_network_backward_lines_show_the_gradient(name):
+    """Backward: the lines are ∂E/∂w: green solid where > 0, red dashed where < 0, width |.|."""
+    import matplotlib.colors as mcolors
+
+    import psinet
+
+    net, X, Y, fig = _small_net_figure(_SMALL_NETS[name], "backward")
+    record = psinet.trace(net, X[None, :], Y[None, :], "mse")
+    grads = [g for t in record.layers for g in t.grad_W.ravel()]
+    edges = [
+        ln for ln in fig.axes[0].get_lines() if ln.get_gid() and ln.get_gid().startswith("edge:")
+    ]
+    assert len(edges) == len(grads)
+    by_gid = {}
+    for ln in edges:
+        _, l, i, j = ln.get_gid().split(":")
+        g = float(record.layers[int(l)].grad_W[int(i), int(j)])
+        by_gid[ln.get_gid()] = g
+        if g > 0:
+            assert mcolors.to_hex(ln.get_color()) == "#1a9641" and ln.get_linestyle() == "-"
+        elif g < 0:
+            assert mcolors.to_hex(ln.get_color()) == "#d7191c" and ln.get_linestyle() == "--"
+    widest = max(edges, key=lambda ln: ln.get_linewidth())
+    assert abs(by_gid[widest.get_gid()]) == max(abs(g) for g in grads)  # width: |∂E/∂w|
+    weights_view = psiplot.plot_network(net, X, Y, "mse", show="weights")
+    for ln in weights_view.axes[0].get_lines():  # the weights view keeps the weights' colours
+        assert mcolors.to_hex(ln.get_color()) not in {"#1a9641", "#d7191c"}
+
+
+@pytest.mark.parametrize("show", ["forward", "backward", "weights"])
+@pytest.mark.parametrize("name", list(_SMALL_NETS))
+def test_plot_network_prints_no_minus_zero(name, show):
+    from matplotlib.text import Text
+
+    _, _, _, fig = _small_net_figure(_SMALL_NETS[name], show)
+    for text in fig.findobj(Text):
+        if not text.get_gid():
+            continue
+        number = text.get_text().rpartition("=")[2].strip()
+        if float(number) == 0:
+            assert number == "0", f"{name} {show}: {text.get_gid()} prints {text.get_text()!r}"
+
+
+def test_a_relu_neuron_at_zero_prints_psi_0():
+    """A relu neuron with z < 0 passes back Ψ = -0.0 exactly; it prints as 0."""
+    from matplotlib.text import Text
+
+    net = Network([1, 1, 1], ["relu", "sigmoid"])
+    net.weights[0] = [[-1.0, 0.0]]
+    net.weights[1] = [[-1.0, 0.0]]
+    fig = psiplot.plot_network(net, [1.0], [1.0], "mse", show="backward")
+    texts = {t.get_gid(): t.get_text() for t in fig.findobj(Text) if t.get_gid()}
+    assert texts["psi:0:0"] == "Ψ = 0"
+
+
+def test_save_backward_pictures_of_small_networks():
+    """The pictures the issue complained about (look at them: /tmp/plot_network_*.png)."""
+    for name, path in [
+        ("2-3-3-1", "/tmp/plot_network_2331.png"),
+        ("3-4-2", "/tmp/plot_network_342.png"),
+    ]:
+        _, _, _, fig = _small_net_figure(_SMALL_NETS[name], "backward")
+        fig.savefig(path)
+        assert_png(path)

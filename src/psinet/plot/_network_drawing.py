@@ -9,6 +9,7 @@ sample it also prints the values of :func:`psinet.trace`: the forward pass (``x`
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,18 +21,44 @@ from ._figure import _figure_and_axes, _require_matplotlib, _save
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
 
 Array = np.ndarray
 
 _POSITIVE = "#d95f02"  # orange, solid: w > 0
 _NEGATIVE = "#7570b3"  # purple, dashed: w < 0
 _BIAS = "#1f77b4"  # blue: the bias node and its weights (the derivation's convention)
+_GRAD_POSITIVE = "#1a9641"  # green, solid: ∂E/∂w > 0 (the backward picture's lines)
+_GRAD_NEGATIVE = "#d7191c"  # red, dashed: ∂E/∂w < 0
+_GRAD_ZERO = "#969696"  # grey: ∂E/∂w = 0 (a dead relu, say)
 _MAX_DRAWN = 10  # wider layers are summarised: first and last few neurons and "… k more"
 _KEEP_FIRST, _KEEP_LAST = 4, 3
 _MAX_EDGE_LABELS = 40  # more edges than this in the picture: lines drawn see-through
 _MAX_LABELLED_LAYER = 16  # a layer with more edges than this: no number on its lines
 _SHOWS = ("weights", "forward", "backward")
 _DX, _DY, _RADIUS = 2.6, 1.0, 0.22
+_GAP_PX = 6.0  # at 100 dpi: the least room left between two labels
+_NODE_GAP_PX = 1.0  # and between a label and a node (a neuron's own value sits close)
+
+
+@dataclass
+class _Label:
+    """A number to print: its Text, the texts it may take (shorter and shorter) and places."""
+
+    artist: Text
+    texts: list[str]
+    positions: list[tuple[float, float]] = field(default_factory=list)
+    at_node: bool = False  # a neuron's value: placed before the edges' numbers
+
+
+@dataclass
+class _Drawing:
+    """What the label placement needs: the labels, and what they must not cover."""
+
+    labels: list[_Label] = field(default_factory=list)
+    nodes: list[Any] = field(default_factory=list)  # the Circle patches
+    node_indices: list[Text] = field(default_factory=list)  # inside their circles
 
 
 def plot_network(
@@ -54,6 +81,14 @@ def plot_network(
     the magnitude ``|w|``. Layers wider than 10 neurons are summarised: the first 4 and
     the last 3 neurons, and an ellipsis node "… k more" for the rest.
 
+    ``show="backward"`` draws the gradient instead: each line is ``∂E/∂w`` (green
+    solid: positive, red dashed: negative, grey: zero; width ``|∂E/∂w|``) and each
+    neuron is tinted by the sign of its ``Ψ`` (deeper for a larger ``|Ψ|``).
+
+    No number covers another or a node: each is placed where there is room (an edge's
+    anywhere along its line), shortened to 2 significant digits if it fits no other way,
+    and otherwise left out; the legend then says how many numbers were left out.
+
     Parameters
     ----------
     net : Network
@@ -69,7 +104,8 @@ def plot_network(
         labelled ``Ψ = ∂E/∂z`` and each edge ``∂E/∂w``. Edge numbers are printed for
         the layers that draw at most 16 edges (bias included), where they stay
         readable. The values are those of :func:`psinet.trace` on ``(X, Y, loss)``,
-        printed to 4 significant digits.
+        printed to 4 significant digits (2 where room is short; a value that rounds
+        to zero prints as ``0``, never ``-0``).
     path : str or os.PathLike, optional
         Where to write the figure (PNG unless the suffix names another format).
     ax : matplotlib Axes, optional
@@ -95,13 +131,21 @@ def plot_network(
 
     fig, ax = _figure_and_axes(ax, (2.4 * net.n_layers + 3.2, 0.6 * height + 2.6))
     positions = [_layer_positions(k, r, height) for k, r in enumerate(rows)]
-    max_w = max(float(np.abs(W).max(initial=0.0)) for W in net.weights) or 1.0
-    for l, W in enumerate(net.weights):
+    drawing = _Drawing()
+    if show == "backward":  # the lines are ∂E/∂w
+        lines = [np.asarray(t.grad_W, dtype=float) for t in record.layers]
+    else:
+        lines = [np.asarray(W, dtype=float) for W in net.weights]
+    max_w = max(float(np.abs(W).max(initial=0.0)) for W in lines) or 1.0
+    for l, W in enumerate(lines):
         drawn = sum(r is not None for r in rows[l + 1]) * (sum(r is not None for r in rows[l]) + 1)
         label_edges = drawn <= _MAX_LABELLED_LAYER and show != "forward"  # numbers readable
-        _draw_layer_edges(ax, l, W, record, positions, show, label_edges, max_w, n_edges)
+        _draw_layer_edges(ax, l, W, positions, show, label_edges, max_w, n_edges, drawing)
+    psi_max = _psi_max(record) if show == "backward" else 0.0
     for k, layer_rows in enumerate(rows):
-        _draw_layer_nodes(ax, net, k, layer_rows, positions[k], record, show, height * _DY)
+        _draw_layer_nodes(
+            ax, net, k, layer_rows, positions[k], record, show, height * _DY, psi_max, drawing
+        )
 
     # the drawing's extent (labels included); the aspect then widens one side as needed
     ax.update_datalim([(-0.9, _DY - 0.75), (_DX * net.n_layers + 1.5, height * _DY + 1.1)])
@@ -109,8 +153,9 @@ def plot_network(
     ax.autoscale_view()
     ax.set_aspect("equal", adjustable="datalim")  # circles stay round, the axes fill the figure
     ax.axis("off")
-    _network_legend(ax, show)
+    _network_legend(ax, show, 0)
     ax.set_title(title if title is not None else _network_title(net, show, record))
+    _place_labels(fig, ax, show, drawing)
     _save(fig, path)
     return fig
 
@@ -152,22 +197,44 @@ def _layer_positions(k: int, rows: list[int | None], height: int) -> dict[Any, t
     return {key: (k * _DX, top - r * _DY) for r, key in enumerate(nodes)}
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
+def _fmt(value: float, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant digits: "0" for a rounded zero (never "-0"),
+    and a short exponent ("-8.44e-5", not "-8.44e-05")."""
+    text = f"{value:.{digits}g}"
+    if float(text) == 0:
+        return "0"
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if e else text
+
+
+def _psi_max(record: Any) -> float:
+    return max(float(np.abs(t.psi).max(initial=0.0)) for t in record.layers) or 1.0
+
+
+def _line_style(value: float, show: str, bias: bool) -> tuple[str, str]:
+    """(colour, line style) of an edge: the weight's sign, or in the backward view ∂E/∂w's."""
+    if show == "backward":
+        if value == 0:
+            return _GRAD_ZERO, "-"
+        return (_GRAD_POSITIVE, "-") if value > 0 else (_GRAD_NEGATIVE, "--")
+    if bias:
+        return _BIAS, "-" if value >= 0 else "--"
+    return (_POSITIVE, "-") if value >= 0 else (_NEGATIVE, "--")
 
 
 def _draw_layer_edges(
     ax: Axes,
     l: int,
     W: Array,
-    record: Any,
     positions: list[dict[Any, tuple[float, ...]]],
     show: str,
     label_edges: bool,
     max_w: float,
     n_edges: int,
+    drawing: _Drawing,
 ) -> None:
-    """The edges of ``W_l``, one per drawn (input, neuron) pair, bias edges blue."""
+    """Layer l's edges, one per drawn (input, neuron) pair: ``W`` is ``W_l`` (bias edges
+    blue) or, in the backward view, ``∂E/∂W_l``; the numbers are placed later."""
     n_in = W.shape[1] - 1
     sources = [j for j in positions[l] if isinstance(j, int)] + ["bias"]
     targets = [i for i in positions[l + 1] if isinstance(i, int)]
@@ -176,28 +243,26 @@ def _draw_layer_edges(
             col = n_in if j == "bias" else int(j)
             w = float(W[i, col])
             (x0, y0), (x1, y1) = positions[l][j], positions[l + 1][i]
-            color = _BIAS if j == "bias" else (_POSITIVE if w >= 0 else _NEGATIVE)
+            color, style = _line_style(w, show, j == "bias")
             ax.plot(
                 [x0, x1],
                 [y0, y1],
                 color=color,
-                linestyle="-" if w >= 0 else "--",
+                linestyle=style,
                 linewidth=0.6 + 3.4 * abs(w) / max_w,
                 alpha=0.8 if n_edges <= _MAX_EDGE_LABELS else 0.4,  # many edges: see through
                 zorder=1,
+                gid=f"edge:{l}:{i}:{col}",
             )
             if not label_edges:
                 continue
-            if show == "weights":
-                text, gid = _fmt(w), f"w:{l}:{i}:{col}"
-            else:
-                text, gid = _fmt(float(record.layers[l].grad_W[i, col])), f"grad:{l}:{i}:{col}"
-                color = "black"  # a gradient, not the weight the line's colour shows
-            t = 0.2 + 0.55 * (t_index + 0.5) / len(targets)  # spread labels along the edges
-            ax.text(
-                x0 + t * (x1 - x0),
-                y0 + t * (y1 - y0),
-                text,
+            gid = f"{'w' if show == 'weights' else 'grad'}:{l}:{i}:{col}"
+            t0 = 0.2 + 0.55 * (t_index + 0.5) / len(targets)  # spread labels along the edges
+            ts = [t0, *sorted(np.arange(0.15, 0.86, 0.05), key=lambda t: abs(t - t0))]
+            places = [(x0 + t * (x1 - x0), y0 + t * (y1 - y0)) for t in ts]
+            artist = ax.text(
+                *places[0],
+                _fmt(w),
                 gid=gid,
                 fontsize=7,
                 color=color,
@@ -206,6 +271,7 @@ def _draw_layer_edges(
                 zorder=4,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
             )
+            drawing.labels.append(_Label(artist, [_fmt(w), _fmt(w, 2)], places))
 
 
 def _draw_layer_nodes(
@@ -217,8 +283,15 @@ def _draw_layer_nodes(
     record: Any,
     show: str,
     net_top: float,
+    psi_max: float,
+    drawing: _Drawing,
 ) -> None:
-    """Layer k's neurons (with their values), its ellipsis node, its bias node, its label."""
+    """Layer k's neurons (with their values), its ellipsis node, its bias node, its label.
+
+    In the backward view a neuron is tinted by its Ψ: green > 0, red < 0, deeper for a
+    larger ``|Ψ|`` (of the largest in the network).
+    """
+    from matplotlib.colors import to_rgb
     from matplotlib.patches import Circle
 
     n = net.sizes[k]
@@ -227,13 +300,24 @@ def _draw_layer_nodes(
         if i is None:
             ax.text(x, y, f"… {n - len(rows) + 1} more", ha="center", va="center", fontsize=8)
             continue
-        ax.add_patch(Circle((x, y), _RADIUS, facecolor="white", edgecolor="black", zorder=3))
-        ax.text(x, y, str(i), ha="center", va="center", fontsize=7, zorder=5)
-        for dy, text, gid in _node_values(record, k, i, show):
-            ax.text(
-                x + _RADIUS + 0.08,
-                y + dy,
-                text,
+        face: Any = "white"
+        if show == "backward" and k > 0:
+            psi = float(record.layers[k - 1].psi[0, i])
+            if psi != 0:
+                depth = 0.15 + 0.5 * min(abs(psi) / psi_max, 1.0)
+                tint = np.array(to_rgb(_GRAD_POSITIVE if psi > 0 else _GRAD_NEGATIVE))
+                face = tuple((1 - depth) + depth * tint)
+        drawing.nodes.append(
+            ax.add_patch(Circle((x, y), _RADIUS, facecolor=face, edgecolor="black", zorder=3))
+        )
+        drawing.node_indices.append(
+            ax.text(x, y, str(i), ha="center", va="center", fontsize=7, zorder=5)
+        )
+        for dy, texts, gid in _node_values(record, k, i, show):
+            places = [(x + _RADIUS + dx, y + dy) for dx in (0.08, 0.14, 0.22)]
+            artist = ax.text(
+                *places[0],
+                texts[0],
                 gid=gid,
                 fontsize=7.5,
                 ha="left",
@@ -241,11 +325,16 @@ def _draw_layer_nodes(
                 zorder=5,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "#f2f2f2", "ec": "none", "alpha": 0.9},
             )
+            drawing.labels.append(_Label(artist, texts, places, at_node=True))
     x_top = positions[next(iter(positions))][0]
     if k < net.n_layers:
         x, y = positions["bias"]
-        ax.add_patch(
-            Circle((x, y), _RADIUS, facecolor=_BIAS, edgecolor="black", zorder=3, gid=f"bias:{k}")
+        drawing.nodes.append(
+            ax.add_patch(
+                Circle(
+                    (x, y), _RADIUS, facecolor=_BIAS, edgecolor="black", zorder=3, gid=f"bias:{k}"
+                )
+            )
         )
         ax.text(
             x,
@@ -266,39 +355,130 @@ def _draw_layer_nodes(
     ax.text(x_top, net_top + 0.4, label, ha="center", va="bottom", fontsize=8)
 
 
-def _node_values(record: Any, k: int, i: int, show: str) -> list[tuple[float, str, str]]:
-    """``(dy, text, gid)`` of the numbers printed next to neuron i of layer k."""
+def _node_values(record: Any, k: int, i: int, show: str) -> list[tuple[float, list[str], str]]:
+    """``(dy, texts, gid)`` of the numbers printed next to neuron i of layer k; ``texts``
+    is the number to 4 significant digits, then to 2 (if room is short)."""
+
+    def named(name: str, value: Any) -> list[str]:
+        return [f"{name} = {_fmt(float(value), digits)}" for digits in (4, 2)]
+
     if record is None or show == "weights":
         return []
     if k == 0:
         if show == "forward":
-            return [(0.0, f"x = {_fmt(float(record.layers[0].X_bar[0, i]))}", f"x:{i}")]
+            return [(0.0, named("x", record.layers[0].X_bar[0, i]), f"x:{i}")]
         return []
     t = record.layers[k - 1]
     if show == "forward":
         return [
-            (0.12, f"z = {_fmt(float(t.z[0, i]))}", f"z:{k - 1}:{i}"),
-            (-0.12, f"f(z) = {_fmt(float(t.a[0, i]))}", f"a:{k - 1}:{i}"),
+            (0.12, named("z", t.z[0, i]), f"z:{k - 1}:{i}"),
+            (-0.12, named("f(z)", t.a[0, i]), f"a:{k - 1}:{i}"),
         ]
-    return [(0.0, f"Ψ = {_fmt(float(t.psi[0, i]))}", f"psi:{k - 1}:{i}")]
+    return [(0.0, named("Ψ", t.psi[0, i]), f"psi:{k - 1}:{i}")]
 
 
-def _network_legend(ax: Axes, show: str) -> None:
+def _place_labels(fig: Figure, ax: Axes, show: str, drawing: _Drawing) -> None:
+    """Give every number a place where it covers no other label and no node, or leave it out.
+
+    The figure is laid out first (constrained layout settles the axes, so the text boxes
+    are measured in their final pixels); the numbers are then placed greedily, the
+    neurons' first, each at its first free place and text. A number left out is counted
+    in the legend, which may change the layout: so placed again until nothing moves.
+    """
+    left_out = -1
+    for _ in range(4):
+        fig.draw_without_rendering()
+        count = _fit_labels(fig, ax, drawing)
+        if count == left_out:
+            break
+        left_out = count
+        _network_legend(ax, show, left_out)
+    for label in drawing.labels:
+        if not label.artist.get_visible():
+            label.artist.remove()  # gone, not hidden: the figure holds only what it prints
+
+
+def _fit_labels(fig: Figure, ax: Axes, drawing: _Drawing) -> int:
+    """Place the labels greedily on the current layout; returns how many were left out."""
+    own = {id(label.artist) for label in drawing.labels}
+    own.update(id(t) for t in drawing.node_indices)  # inside its node's box
+    nodes: list[Bbox] = [node.get_window_extent() for node in drawing.nodes]
+    taken: list[Bbox] = [
+        t.get_window_extent()
+        for t in [*ax.texts, ax.title]
+        if id(t) not in own and t.get_text() and t.get_visible()
+    ]
+    gaps = (_GAP_PX * fig.dpi / 100, _NODE_GAP_PX * fig.dpi / 100)
+    left_out = 0
+    for label in sorted(drawing.labels, key=lambda label: not label.at_node):
+        label.artist.set_visible(True)
+        box = _first_free_place(label, taken, nodes, gaps)
+        if box is None:
+            label.artist.set_visible(False)
+            left_out += 1
+        else:
+            taken.append(box)
+    return left_out
+
+
+def _first_free_place(
+    label: _Label, taken: list[Bbox], nodes: list[Bbox], gaps: tuple[float, float]
+) -> Bbox | None:
+    """Put ``label`` at its first (text, place) whose box, grown by the gaps, touches
+    no label in ``taken`` and no node."""
+    for text in label.texts:
+        label.artist.set_text(text)
+        for place in label.positions:
+            label.artist.set_position(place)
+            box = label.artist.get_window_extent()
+            to_labels, to_nodes = box.padded(gaps[0]), box.padded(gaps[1])
+            if not any(to_labels.overlaps(other) for other in taken) and not any(
+                to_nodes.overlaps(node) for node in nodes
+            ):
+                return box
+    return None
+
+
+def _network_legend(ax: Axes, show: str, left_out: int) -> None:
+    """The legend under the drawing; it also says how many numbers found no room."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Circle
 
-    handles = [
-        Line2D([], [], color=_POSITIVE, linestyle="-", linewidth=2),
-        Line2D([], [], color=_NEGATIVE, linestyle="--", linewidth=2),
-        Line2D([], [], color=_BIAS, linestyle="-", linewidth=2),
-        Circle((0, 0), 1, facecolor=_BIAS, edgecolor="black"),
-    ]
-    labels = [
-        "weight > 0 (solid)",
-        "weight < 0 (dashed)",
-        "bias weight (blue)",
-        "bias input, always 1",
-    ]
+    if show == "backward":
+        handles = [
+            Line2D([], [], color=_GRAD_POSITIVE, linestyle="-", linewidth=2),
+            Line2D([], [], color=_GRAD_NEGATIVE, linestyle="--", linewidth=2),
+            Circle((0, 0), 1, facecolor=_BIAS, edgecolor="black"),
+            Circle((0, 0), 1, facecolor="#b0d8bd", edgecolor="black"),
+            Circle((0, 0), 1, facecolor="#f2b0b1", edgecolor="black"),
+        ]
+        labels = [
+            "∂E/∂w > 0 (solid)",
+            "∂E/∂w < 0 (dashed)",
+            "bias input, always 1",
+            "neuron with Ψ > 0",
+            "neuron with Ψ < 0",
+        ]
+        title = "lines are ∂E/∂w: width = |∂E/∂w|; numbers: ∂E/∂w on lines, Ψ at neurons"
+    else:
+        handles = [
+            Line2D([], [], color=_POSITIVE, linestyle="-", linewidth=2),
+            Line2D([], [], color=_NEGATIVE, linestyle="--", linewidth=2),
+            Line2D([], [], color=_BIAS, linestyle="-", linewidth=2),
+            Circle((0, 0), 1, facecolor=_BIAS, edgecolor="black"),
+        ]
+        labels = [
+            "weight > 0 (solid)",
+            "weight < 0 (dashed)",
+            "bias weight (blue)",
+            "bias input, always 1",
+        ]
+        title = "lines are the weights: width = |weight|"
+    if left_out > 0:
+        title += (
+            f"\n{left_out} number{'s' if left_out > 1 else ''} left out "
+            "(no room without covering another)"
+        )
     ax.legend(
         handles,
         labels,
@@ -307,8 +487,7 @@ def _network_legend(ax: Axes, show: str) -> None:
         ncol=2,
         fontsize=8,
         frameon=False,
-        title="lines are the weights: width = |weight|"
-        + ("; numbers on them: ∂E/∂w" if show == "backward" else ""),
+        title=title,
         title_fontsize=8,
     )
 
