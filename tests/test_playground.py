@@ -804,3 +804,296 @@ def test_oversized_headers_close_the_connection(server):
             answer = b""
     assert not answer.startswith(b"HTTP/1.0 200"), answer[:100]
     assert request(server, "GET", "/api/options")[0] == 200
+
+
+# ---------------------------------------------------------------------- issue 22 additions
+from psinet.playground.session import (  # noqa: E402
+    EXPORT_TRAIN_MARK,
+    FEATURE_CODE,
+    FEATURES,
+    MAX_CSV_BYTES,
+    RequestError,
+    backward_walk,
+    features,
+    parse_csv,
+)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "acts", "loss", "fused"),
+    [
+        ([2, 3, 3, 1], ["sigmoid", "sigmoid", "sigmoid"], "mse", False),
+        ([2, 4, 3], ["tanh", "softmax"], "categorical_crossentropy", True),
+    ],
+)
+def test_the_backward_walk_is_psinet_trace_step_by_step(sizes, acts, loss, fused):
+    net = psinet.Network(sizes, acts, seed=3)
+    x = np.array([[0.3, -0.7]])
+    target = np.zeros((1, sizes[-1]))
+    target[0, 0] = 1.0
+    t, f_prime, steps = backward_walk(net, x, target, loss)
+    L = len(sizes) - 1
+    assert [s["layer"] for s in steps] == list(reversed(range(L)))
+    start = steps[0]
+    assert start["kind"] == "start"
+    np.testing.assert_array_equal(start["psi"], t.layers[L - 1].psi[0])
+    if fused:
+        assert start["equation"] == f"Ψ_{L - 1} = (ŷ − Y)/N"
+        assert "psi = (y_hat - Y) / len(Y)" in start["code"]
+        assert f_prime[L - 1] is None  # softmax is not elementwise
+    else:
+        assert start["equation"] == f"Ψ_{L - 1} = ∂E/∂ŷ ⊙ f'_{L - 1}(z_{L - 1})"
+        assert "f_out.chain(loss.dE_dy_hat(y_hat, Y), z, y_hat)" in start["code"]
+    for l, fp in enumerate(f_prime):
+        if fp is not None:
+            layer = t.layers[l]
+            np.testing.assert_array_equal(fp, net.activations[l].derivative(layer.z, layer.a)[0])
+    for step in steps[1:]:
+        l = step["from_layer"]
+        assert step["kind"] == "recursion" and step["layer"] == l - 1
+        assert step["equation"] == f"Ψ_{l - 1} = (Ψ_{l} W_{l}[:, :-1]) ⊙ f'_{l - 1}(z_{l - 1})"
+        np.testing.assert_array_equal(step["psi"], t.layers[l - 1].psi[0])
+        np.testing.assert_array_equal(step["psi_above"], t.layers[l].psi[0])
+        np.testing.assert_array_equal(step["rows"], net.weights[l][:, :-1])
+        np.testing.assert_allclose(
+            np.array(step["product"]) * np.array(step["f_prime"]), step["psi"], rtol=0, atol=1e-12
+        )
+        assert len(step["numbers"]) == sizes[l]
+        assert "psi[l - 1] = f[l - 1].chain(psi[l] @ W[l][:, :-1]" in step["code"]
+
+
+def test_the_selected_sample_carries_f_prime_and_the_steps(server):
+    sid = new_session(server, {**SMALL, "hidden": [3, 2], "activations": ["tanh", "relu"]})[
+        "session"
+    ]
+    _, state = request(server, "POST", "/api/select", {"session": sid, "index": 3})
+    sample = state["sample"]
+    assert [s["layer"] for s in sample["steps"]] == [2, 1, 0]
+    assert sample["steps"][0]["equation"] == "Ψ_2 = (ŷ − Y)/N"
+    assert [len(layer["f_prime"]) for layer in sample["layers"]] == [3, 2, 1]
+    for step in sample["steps"]:
+        np.testing.assert_array_equal(step["psi"], sample["layers"][step["layer"]]["psi"])
+
+
+def test_hidden_neurons_are_drawn_from_the_network_s_forward_pass(server):
+    config = {**SMALL, "hidden": [3, 2], "activations": ["tanh", "sigmoid"]}
+    config["features"] = ["x1", "x2", "x1x2"]
+    state = new_session(server, config)
+    neurons = state["neurons"]
+    n = neurons["n"]
+    assert n == 24 and neurons["extent"] == state["grid"]["extent"]
+    assert [len(layer) for layer in neurons["layers"]] == [3, 2]
+    assert all(len(v) == n * n for layer in neurons["layers"] for v in layer)
+    x0, x1, y0, y1 = neurons["extent"]
+    xs, ys = np.linspace(x0, x1, n), np.linspace(y1, y0, n)
+    points = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+    net = net_of(state)
+    net.forward(features(points, config["features"]))
+    for l, layer in enumerate(neurons["layers"]):
+        np.testing.assert_allclose(np.array(layer).T, net.cache.a[l], atol=5.1e-5)
+
+
+def test_features_are_the_network_s_inputs_everywhere(server):
+    assert list(FEATURES) == ["x1", "x2", "x1^2", "x2^2", "x1x2", "sin_x1", "sin_x2"]
+    _, options = request(server, "GET", "/api/options")
+    assert options["features"] == list(FEATURES)
+    X = np.random.default_rng(0).normal(size=(7, 2))
+    for name in FEATURES:  # the exported script's expressions are the same numbers
+        np.testing.assert_array_equal(eval(FEATURE_CODE[name]), FEATURES[name](X))
+    names = ["x1", "x2^2", "sin_x2"]
+    state = new_session(server, {**SMALL, "features": names})
+    assert state["sizes"][0] == 3 and state["config"]["features"] == names
+    assert len(state["data"]["X"][0]) == 2  # the data stay points of the plane
+    F = features(np.array(state["data"]["X"]), names)
+    np.testing.assert_array_equal(F[:, 1], np.array(state["data"]["X"])[:, 1] ** 2)
+    net = net_of(state)
+    Y = np.array(state["data"]["y"][:32], dtype=float)[:, None]
+    expected = psinet.evaluate(net, F[:32], Y, "binary_crossentropy")
+    assert state["train"]["loss"] == pytest.approx(expected["loss"], rel=1e-12)
+    _, state = request(server, "POST", "/api/select", {"session": state["session"], "index": 0})
+    np.testing.assert_array_equal(state["sample"]["input"], F[0])
+    sid = state["session"]
+    _, state = request(server, "POST", "/api/train", {"session": sid, "epochs": 1})
+    assert state["diverged"] is None and state["total_steps"] == 2
+    for bad in ([], ["x3"], ["x1", "x1"], ["x2", "x1"], "x1", [1]):
+        status, answer = request(
+            server, "POST", "/api/session", {"config": {**SMALL, "features": bad}}
+        )
+        assert status == 400 and "features" in answer["error"], bad
+
+
+def test_a_weight_can_be_set_and_bad_values_change_nothing(server):
+    state = new_session(server)
+    sid = state["session"]
+    status, after = request(
+        server,
+        "POST",
+        "/api/weight",
+        {"session": sid, "layer": 0, "row": 2, "col": 2, "value": 1.5},
+    )
+    assert status == 200 and after["weights"][0][2][2] == 1.5  # col n_0 = 2: the bias
+    expected = [np.array(W) for W in state["weights"]]
+    expected[0][2, 2] = 1.5
+    for W, W_exp in zip(after["weights"], expected):
+        np.testing.assert_array_equal(W, W_exp)
+    # the shown loss is the edited network's
+    net = net_of(after)
+    X, y = np.array(state["data"]["X"]), np.array(state["data"]["y"], dtype=float)
+    loss = psinet.evaluate(net, X[:32], y[:32, None], "binary_crossentropy")["loss"]
+    assert after["train"]["loss"] == pytest.approx(loss, rel=1e-12)
+    bad = [
+        ({"layer": 2, "row": 0, "col": 0, "value": 1}, "layer"),
+        ({"layer": -1, "row": 0, "col": 0, "value": 1}, "layer"),
+        ({"layer": 1, "row": 1, "col": 0, "value": 1}, "row"),
+        ({"layer": 0, "row": 0, "col": 3, "value": 1}, "col"),
+        ({"layer": 0, "row": 0.0, "col": 0, "value": 1}, "row"),
+        ({"layer": True, "row": 0, "col": 0, "value": 1}, "layer"),
+        ({"layer": 0, "row": 0, "col": 0, "value": 100.5}, "value"),
+        ({"layer": 0, "row": 0, "col": 0, "value": "1"}, "value"),
+        ({"layer": 0, "row": 0, "col": 0, "value": None}, "value"),
+        ({"layer": 0, "row": 0, "col": 0}, "value"),
+        ({"layer": 0, "row": 0, "col": 0, "value": 1, "x": 1}, "unknown"),
+    ]
+    for body, word in bad:
+        status, answer = request(server, "POST", "/api/weight", {"session": sid, **body})
+        assert status == 400 and word in answer["error"], (body, answer)
+    status, _ = request(
+        server,
+        "POST",
+        "/api/weight",
+        raw=f'{{"session": "{sid}", "layer": 0, "row": 0, "col": 0, "value": 1e400}}'.encode(),
+    )
+    assert status == 400
+    status, _ = request(
+        server,
+        "POST",
+        "/api/weight",
+        raw=f'{{"session": "{sid}", "layer": 0, "row": 0, "col": 0, "value": NaN}}'.encode(),
+    )
+    assert status == 400
+    _, now = request(server, "POST", "/api/state", {"session": sid})
+    assert now["weights"] == after["weights"]  # nothing changed on a refusal
+
+
+CSV = "x1,x2,label\n" + "\n".join(
+    f"{x:.3f},{(-1) ** i * x:.3f},{i % 3}" for i, x in enumerate(np.linspace(-1, 1, 30))
+)
+
+
+def test_your_own_data_from_csv(server):
+    X, y = parse_csv(CSV)
+    assert X.shape == (30, 2) and sorted(set(y.tolist())) == [0, 1, 2]
+    state = new_session(server, {"dataset": "custom", "csv": CSV, "hidden": [4]})
+    c = state["config"]
+    assert c["n_classes"] == 3 and c["output"] == "softmax" and c["n_samples"] == 30
+    assert state["sizes"] == [2, 4, 3] and state["data"]["n_train"] == 24
+    assert sorted(map(tuple, state["data"]["X"])) == sorted(map(tuple, X.tolist()))
+    _, state = request(server, "POST", "/api/train", {"session": state["session"], "epochs": 1})
+    assert state["diverged"] is None
+    # reset takes one too; no header, two classes, sigmoid
+    two = "\n".join(f"{i},{i % 2},{i % 2}" for i in range(10))
+    status, state = request(
+        server,
+        "POST",
+        "/api/reset",
+        {"session": state["session"], "config": {"dataset": "custom", "csv": two}},
+    )
+    assert status == 200 and state["sizes"][-1] == 1 and len(state["data"]["X"]) == 10
+
+
+@pytest.mark.parametrize(
+    ("csv", "message"),
+    [
+        ("", "empty"),
+        ("x1,x2,label\n", "no rows"),
+        ("1,2,0\n3,4,0\n5,6,0", "one class"),
+        ("1,2,0\n3,4,0\n5,6,1", "class 1 has 1"),
+        ("1,2,0\n3,4,0\n5,6,2\n7,8,2", "class 1 has 0"),
+        ("1,2,0\nnan,4,0\n5,6,1\n1,1,1", "row 2: 'nan' is not a number"),
+        ("1,2,0\n3,inf,0\n5,6,1\n1,1,1", "row 2: 'inf' is not a number"),
+        ("1,2,0\n3,1e400,0\n5,6,1\n1,1,1", "row 2: '1e400' is not a finite number"),
+        ("1,2,0\n3,4\n5,6,1\n1,1,1", "row 2: expected 3 cells"),
+        ("1,2,0\n3,4,0,9\n5,6,1\n1,1,1", "row 2: expected 3 cells"),
+        ("1,2,0\n3,4,0.5\n5,6,1\n1,1,1", "row 2: label '0.5' is not an integer"),
+        ("1,2,0\n3,4,-1\n5,6,1\n1,1,1", "row 2: label -1 is not in"),
+        ("1,2,0\n3,4,5\n5,6,1\n1,1,1", "row 2: label 5 is not in"),
+        ("1,2,0\n3,4,0\n=cmd|' /C calc'!A0,6,1\n1,1,1", "row 3: \"=cmd|' /C calc'!A0\" is not"),
+        ("1,2,0\n3,4,0\n5,\u0661\u0662,1\n1,1,1", "row 3: '١٢' is not a number"),
+        ("1,2,0\n3,4,0\n5,1_000,1\n1,1,1", "row 3: '1_000' is not a number"),
+        ("1,2,0\n\x00\x01\xff\x7f,4,0\n5,6,1\n1,1,1", "row 2:"),
+        ("x1,x2,label\n1,2,0\nabc,4,0\n5,6,1\n1,1,1", "row 3: 'abc' is not a number"),
+        ("\n".join(f"{i},{i},{i % 2}" for i in range(1001)), "at most 1000"),
+        ("1,2,0\n" * 3 + " " * MAX_CSV_BYTES, "at most 65536 bytes"),
+    ],
+)
+def test_hostile_csv_is_refused_naming_the_row(csv, message):
+    with pytest.raises(RequestError) as info:
+        parse_config({"dataset": "custom", "csv": csv})
+    assert message in str(info.value)
+
+
+def test_hostile_csv_over_http_is_a_400(server):
+    for config in (
+        {"dataset": "custom"},
+        {"dataset": "custom", "csv": 5},
+        {"dataset": "custom", "csv": "1,2,0\n7,abc,1"},
+        {"dataset": "xor", "csv": "1,2,0"},
+    ):
+        status, answer = request(server, "POST", "/api/session", {"config": config})
+        assert status == 400 and ("csv" in answer["error"] or "row" in answer["error"]), answer
+
+
+def _run_export(python, tmp_path, epochs=1):
+    path = tmp_path / "export.py"
+    path.write_text(python.replace("EPOCHS = 100", f"EPOCHS = {epochs}"))
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "final loss:" in done.stdout
+    return done
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {**SMALL, "features": ["x1", "x2", "x1x2", "sin_x1"], "l2": 0.001},
+        {"dataset": "spirals", "n_samples": 60, "hidden": [5], "optimizer": "momentum"},
+        {"dataset": "custom", "csv": CSV, "hidden": [4], "validation": 0.0},
+    ],
+)
+def test_export_rebuilds_the_run_and_trains(server, config, tmp_path):
+    state = new_session(server, config)
+    sid = state["session"]
+    request(server, "POST", "/api/train", {"session": sid, "steps": 3})
+    _, state = request(
+        server,
+        "POST",
+        "/api/weight",
+        {"session": sid, "layer": 0, "row": 0, "col": 0, "value": 0.25},
+    )
+    _, full = request(server, "POST", "/api/state", {"session": sid})
+    status, answer = request(server, "POST", "/api/export", {"session": sid})
+    assert status == 200
+    python = answer["python"]
+    assert "model = psinet.interop.to_torch(net)" in python.splitlines()[-1]
+    # Everything before training: the same data, features and weights as the session.
+    scope: dict = {}
+    exec(python.split(EXPORT_TRAIN_MARK)[0], scope)
+    for W, W_shown in zip(scope["net"].weights, state["weights"]):
+        np.testing.assert_array_equal(W, np.array(W_shown))
+    n_train = full["data"]["n_train"]
+    np.testing.assert_array_equal(scope["X_train"], np.array(full["data"]["X"][:n_train]))
+    np.testing.assert_array_equal(
+        scope["F_train"],
+        features(np.array(full["data"]["X"][:n_train]), state["config"]["features"]),
+    )
+    _run_export(python, tmp_path)
+
+
+def test_an_untrained_export_keeps_the_seeded_weights(server):
+    state = new_session(server)
+    _, answer = request(server, "POST", "/api/export", {"session": state["session"]})
+    assert "net.weights" not in answer["python"]
+    scope: dict = {}
+    exec(answer["python"].split(EXPORT_TRAIN_MARK)[0], scope)
+    for W, W_shown in zip(scope["net"].weights, state["weights"]):
+        np.testing.assert_array_equal(W, np.array(W_shown))

@@ -207,3 +207,171 @@ def test_a_learning_rate_that_diverges_shows_a_message(browser, server, tmp_path
     assert page.get_by_role("button", name="Play").is_enabled()
     assert not problems, problems
     page.close()
+
+
+NON_BLANK_CANVAS = """(c) => {
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  const colours = new Set();
+  for (let i = 0; i < d.length; i += 4) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+  return colours.size;
+}"""
+
+EDGE_MIDDLE = """(line) => {
+  const m = line.getScreenCTM();
+  const p = new DOMPoint((line.x1.baseVal.value + line.x2.baseVal.value) / 2,
+                         (line.y1.baseVal.value + line.y2.baseVal.value) / 2).matrixTransform(m);
+  return [p.x, p.y];
+}"""
+
+
+def refused_requests_only(problems):
+    """Console errors other than the browser's own line for a refused (HTTP 400) request."""
+    return [p for p in problems if "status of 400" not in p]
+
+
+def test_a_learner_steps_backward_sees_neurons_edits_and_exports(browser, server):
+    """Issue 22: step Ψ backward, f′, neuron maps, features, a weight, own data, export."""
+    from playwright.sync_api import expect
+
+    page, problems = open_page(browser, server)
+    page.screenshot(path="/tmp/pg_initial.png", full_page=True)
+    for _ in range(2):
+        redrawn_after(page, lambda: page.get_by_role("button", name="Epoch").click())
+    box = page.locator("#data-plot").bounding_box()
+    redrawn_after(
+        page,
+        lambda: page.mouse.click(box["x"] + 0.6 * box["width"], box["y"] + 0.4 * box["height"]),
+    )
+    page.get_by_label("Backward").check()
+    session = page.evaluate("window.psinet.ui.session")
+    state = api_state(server, session)
+    sample, sizes = state["sample"], state["sizes"]
+    L = len(sizes) - 1
+    steps = sample["steps"]
+    assert [s["layer"] for s in steps] == list(range(L - 1, -1, -1))
+
+    # 1. f′ under every Ψ, as the server computed it (none for a softmax output).
+    for l, layer in enumerate(sample["layers"]):
+        for j in range(sizes[l + 1]):
+            node = page.get_by_test_id(f"fprime-{l}-{j}")
+            expected = layer["f_prime"]
+            assert (
+                node.get_attribute("data-value") == str("null" if expected is None else expected[j])
+                or abs(float(node.get_attribute("data-value")) - expected[j]) <= 1e-12
+            )
+    assert "W_l[:, :-1]) ⊙ f'_{l-1}(z_{l-1})" in page.locator("#view-help").inner_text()
+
+    # 1. Step backward: one layer per press, equation, numbers, code and highlight.
+    down = page.get_by_role("button", name="Walk down one layer")
+    assert down.inner_text() == "▶ Step backward"
+    equation = page.get_by_test_id("step-equation")
+    seen = []
+    for k, step in enumerate(steps):
+        down.click()
+        assert equation.inner_text() == step["equation"]
+        numbers = step["numbers"]
+        numbers = numbers if isinstance(numbers, list) else numbers.split("; ")
+        shown_numbers = page.get_by_test_id("step-numbers").inner_text().splitlines()
+        assert len(shown_numbers) == len(step["psi"]) == len(numbers)
+        for j, (line, expected) in enumerate(zip(shown_numbers, numbers, strict=True)):
+            assert line == f"Ψ_{step['layer']}[{j}] = {expected}"
+        assert page.get_by_test_id("step-code").inner_text() == step["code"]
+        computing = page.get_by_test_id("highlight-computing")
+        assert computing.get_attribute("data-column") == str(step["layer"] + 1)
+        reading = page.get_by_test_id("highlight-reading")
+        if step["kind"] == "start":
+            assert reading.count() == 0
+        else:
+            assert reading.get_attribute("data-column") == str(step["from_layer"] + 1)
+            assert f"W_{step['from_layer']}[:, :-1]" in step["equation"]
+        seen.append((equation.inner_text(), computing.get_attribute("data-column")))
+        if k < 2:
+            page.screenshot(path=f"/tmp/pg_backward_step{k + 1}.png", full_page=True)
+    assert len(set(seen)) == len(steps)  # every press changed equation and highlight
+    assert down.is_disabled()  # layer 0 reached
+    page.get_by_role("button", name="Walk up one layer").click()
+    assert equation.inner_text() == steps[-2]["equation"]
+    page.get_by_role("button", name="Show all layers again").click()
+    assert equation.is_hidden()
+    assert page.get_by_test_id("highlight-computing").count() == 0
+
+    # 2. A heatmap per hidden neuron, each drawn (many colours, not a blank canvas).
+    maps = page.locator("[data-testid^='neuron-map-']")
+    assert maps.count() == sum(sizes[1:-1])
+    for canvas in maps.all():
+        assert canvas.evaluate(NON_BLANK_CANVAS) > 20
+    page.locator("#neurons-figure").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/pg_heatmaps.png", full_page=True)
+
+    # 3. Input features: ticking x1² makes the input layer 3 wide.
+    redrawn_after(page, lambda: page.get_by_label("feature x1^2").check())
+    config = page.evaluate("window.psinet.ui.state.config")
+    assert config["features"] == ["x1", "x2", "x1^2"]
+    assert page.evaluate("window.psinet.ui.state.sizes[0]") == 3
+    assert page.locator("#network .node:not(.bias):not(.output) >> text=x₁²").count() == 1
+    page.screenshot(path="/tmp/pg_features.png", full_page=True)
+
+    # 4. Click an edge, set its weight; a refused value shows the server's message.
+    L = len(page.evaluate("window.psinet.ui.state.sizes")) - 1
+    edge = page.get_by_test_id(f"edge-{L - 1}-0-0")
+    x, y = edge.evaluate(EDGE_MIDDLE)
+    page.mouse.click(x, y)
+    editor = page.locator("#weight-editor")
+    editor.wait_for(state="visible")
+    where = [int(editor.get_attribute(f"data-{k}")) for k in ("layer", "row", "col")]
+    page.locator("#weight-value").fill("0.5")
+    redrawn_after(page, lambda: page.get_by_role("button", name="Set", exact=True).click())
+    assert editor.is_hidden()
+    layer, row, col = where
+    weights = api_state(server, page.evaluate("window.psinet.ui.session"))["weights"]
+    assert weights[layer][row][col] == 0.5
+    page.mouse.click(x, y)
+    editor.wait_for(state="visible")
+    page.locator("#weight-value").fill("1e9")
+    page.get_by_role("button", name="Set", exact=True).click()
+    alert = page.get_by_role("alert")
+    alert.wait_for(state="visible")
+    assert alert.inner_text().startswith("Weight refused: ")
+    assert "value" in alert.inner_text()
+    page.screenshot(path="/tmp/pg_weight.png", full_page=True)
+    page.get_by_role("button", name="Cancel").click()
+
+    # 5. Own data: a pasted CSV and a loaded file train; a bad one shows the message.
+    rows = ["x1,x2,label"] + [
+        f"{a},{b},{int(a * b > 0)}" for a in (-1.0, -0.5, 0.5, 1.0) for b in (-1.0, 0.6)
+    ]
+    csv = "\n".join(rows) + "\n"
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "mine.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
+    )
+    expect(page.locator("#csv")).to_have_value(csv)  # FileReader is asynchronous
+    redrawn_after(page, lambda: page.get_by_role("button", name="Train on my data").click())
+    assert alert.is_hidden()
+    assert page.get_by_label("Dataset").input_value() == "custom"
+    data = api_state(server, page.evaluate("window.psinet.ui.session"))["data"]
+    assert len(data["X"]) == 8
+    redrawn_after(page, lambda: page.get_by_role("button", name="Epoch").click())
+    page.screenshot(path="/tmp/pg_own_data.png", full_page=True)
+    page.locator("#csv").fill("x1,x2,label\n1,2,cat\n")
+    page.get_by_role("button", name="Train on my data").click()
+    alert.wait_for(state="visible")
+    assert alert.inner_text().startswith("Your data was refused: ")
+    assert "label 'cat'" in alert.inner_text()  # the server's own words
+    big = b"x1,x2,label\n" + b"0.1,0.2,0\n" * 7000  # > 64 KiB: refused before sending
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "big.csv", "mimeType": "text/csv", "buffer": big}]
+    )
+    expect(page.get_by_role("alert")).to_contain_text("CSV refused: big.csv has 70012 bytes")
+    page.screenshot(path="/tmp/pg_own_data_refused.png", full_page=True)
+
+    # 6. Copy as Python: the script, in a box (and on the clipboard where allowed).
+    page.get_by_role("button", name="Copy as Python").click()
+    code = page.get_by_test_id("export-code")
+    code.wait_for(state="visible")
+    script = code.inner_text()
+    assert "psinet.Network" in script
+    compile(script, "exported.py", "exec")
+    page.locator("#export-box").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/pg_export.png", full_page=True)
+    assert not refused_requests_only(problems), problems
+    page.close()

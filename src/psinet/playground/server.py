@@ -34,6 +34,10 @@ API (all JSON; POST bodies are objects)::
     POST /api/train   {session, steps | epochs} train -> state
     POST /api/select  {session, index}         follow sample `index` -> state
     POST /api/state   {session}                the state (with the data)
+    POST /api/weight  {session, layer, row, col, value}
+                                               net.weights[layer][row, col] = value -> state
+                                               (col n_l is the bias; |value| <= 100)
+    POST /api/export  {session}                {"python": a script rebuilding the run}
     POST /api/close   {session}                forget the session
 """
 
@@ -67,7 +71,7 @@ from .session import (
     parse_config,
 )
 
-MAX_BODY = 16 * 1024  # bytes; a configuration is a few hundred
+MAX_BODY = 160 * 1024  # bytes; a configuration is a few hundred, a custom CSV <= 64 KiB
 MAX_HEADER_BYTES = 32 * 1024  # request line and headers; a browser sends about one
 MAX_JSON_DEPTH = 8  # a configuration is nested 3 deep
 MAX_INT_DIGITS = 20  # 2**64 has 20 digits; the largest bound (seed) has 10
@@ -124,6 +128,8 @@ class Playground:
             "/api/train": self.train,
             "/api/select": self.select,
             "/api/state": self.state,
+            "/api/weight": self.weight,
+            "/api/export": self.export,
             "/api/close": self.close,
         }
 
@@ -228,6 +234,25 @@ class Playground:
         session = self._session(request)
         with session.lock:
             return session.state(with_data=True)
+
+    def weight(self, request: JSON) -> JSON:
+        """``{session, layer, row, col, value}`` → set that weight; the state."""
+        self._fields(request, ["session", "layer", "row", "col", "value"])
+        session = self._session(request)
+        missing = [k for k in ("layer", "row", "col", "value") if k not in request]
+        if missing:
+            raise RequestError(f"missing field(s) {missing}")
+        with session.lock:
+            return session.set_weight(
+                request["layer"], request["row"], request["col"], request["value"]
+            )
+
+    def export(self, request: JSON) -> JSON:
+        """``{session}`` → ``{"python": script}`` rebuilding the run with psinet."""
+        self._fields(request, ["session"])
+        session = self._session(request)
+        with session.lock:
+            return session.export()
 
     def close(self, request: JSON) -> JSON:
         """``{session}`` → forget it (the page sends this when it is closed)."""

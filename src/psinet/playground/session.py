@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,31 @@ MAX_HISTORY = 600  # points kept for the curves; older ones are thinned, never u
 GRID = 60  # the decision boundary is net.predict on a GRID x GRID lattice
 
 DATASETS = ("xor", "circles", "moons", "spirals")
+CUSTOM = "custom"  # the learner's own points, pasted as CSV text (see parse_csv)
+MAX_CSV_BYTES = 64 * 1024
+GRID_NEURONS = 24  # each hidden neuron's output is drawn on a GRID_NEURONS² lattice
+MAX_WEIGHT = 100.0  # |value| a learner may set a weight to
+
+# The network's inputs are features of each 2-D point: FEATURES[name](x1, x2), and the same
+# expression as Python source (FEATURE_CODE, of ``X``) for the exported script.
+FEATURE_CODE = {
+    "x1": "X[:, 0]",
+    "x2": "X[:, 1]",
+    "x1^2": "X[:, 0] ** 2",
+    "x2^2": "X[:, 1] ** 2",
+    "x1x2": "X[:, 0] * X[:, 1]",
+    "sin_x1": "np.sin(X[:, 0])",
+    "sin_x2": "np.sin(X[:, 1])",
+}
+FEATURES: dict[str, Callable[[Array], Array]] = {
+    "x1": lambda X: X[:, 0],
+    "x2": lambda X: X[:, 1],
+    "x1^2": lambda X: X[:, 0] ** 2,
+    "x2^2": lambda X: X[:, 1] ** 2,
+    "x1x2": lambda X: X[:, 0] * X[:, 1],
+    "sin_x1": lambda X: np.sin(X[:, 0]),
+    "sin_x2": lambda X: np.sin(X[:, 1]),
+}
 HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid", "softplus", "identity")
 OUTPUTS = {"sigmoid": "binary_crossentropy", "softmax": "categorical_crossentropy"}
 OPTIMIZERS: dict[str, Callable[[float], optimizers.Optimizer]] = {
@@ -82,6 +108,8 @@ class Config:
     batch_size: int = 16
     l2: float = 0.0
     seed: int = 0
+    features: tuple[str, ...] = ("x1", "x2")
+    csv: str = ""  # dataset "custom" only: rows x1,x2,label (see parse_csv)
 
     @property
     def loss(self) -> str:
@@ -90,18 +118,24 @@ class Config:
 
     @property
     def sizes(self) -> list[int]:
-        """Layer widths n_0, …, n_L: 2 inputs, the hidden layers, then the outputs."""
+        """Layer widths n_0, …, n_L: one input per feature, the hidden layers, the outputs."""
         n_out = 1 if self.output == "sigmoid" else self.n_classes
-        return [2, *self.hidden, n_out]
+        return [len(self.features), *self.hidden, n_out]
 
     def to_json(self) -> JSON:
         """The configuration as a JSON-ready dict (lists for tuples)."""
         d = asdict(self)
         d["hidden"], d["activations"] = list(self.hidden), list(self.activations)
+        d["features"] = list(self.features)
         return d
 
 
-DEFAULT_NOISE = {"xor": 0.15, "circles": 0.08, "moons": 0.15, "spirals": 0.2}
+DEFAULT_NOISE = {"xor": 0.15, "circles": 0.08, "moons": 0.15, "spirals": 0.2, CUSTOM: 0.0}
+
+
+def features(X: Array, names: Any) -> Array:
+    """The network's inputs for 2-D points ``X`` (N, 2): one column per feature name, (N, k)."""
+    return np.stack([FEATURES[name](X) for name in names], axis=1).astype(np.float64)
 
 
 def options() -> JSON:
@@ -112,6 +146,14 @@ def options() -> JSON:
         "hidden_activations": list(HIDDEN_ACTIVATIONS),
         "outputs": {k: v for k, v in OUTPUTS.items()},
         "optimizers": list(OPTIMIZERS),
+        "features": list(FEATURES),
+        "custom": {
+            "dataset": CUSTOM,
+            "format": "x1,x2,label",
+            "max_bytes": MAX_CSV_BYTES,
+            "rows": [4, MAX_SAMPLES],
+            "labels": [0, MAX_CLASSES - 1],
+        },
         "bounds": {
             "hidden_layers": [0, MAX_HIDDEN_LAYERS],
             "width": [1, MAX_WIDTH],
@@ -125,6 +167,7 @@ def options() -> JSON:
             "seed": [0, 2**32 - 1],
             "steps": [1, MAX_STEPS_PER_REQUEST],
             "epochs": [1, MAX_EPOCHS_PER_REQUEST],
+            "weight": [-MAX_WEIGHT, MAX_WEIGHT],
         },
         "defaults": Config().to_json(),
     }
@@ -171,10 +214,25 @@ def parse_config(d: Any) -> Config:
             f"{sorted(Config.__dataclass_fields__)}"
         )
     defaults = Config()
-    dataset = _choice(d, "dataset", DATASETS, defaults.dataset)
+    dataset = _choice(d, "dataset", (*DATASETS, CUSTOM), defaults.dataset)
     hidden, activations = _layers(d, defaults)
+    names = _features(d)
+    csv = ""
+    if dataset == CUSTOM:
+        given = d.get("csv")
+        if not isinstance(given, str):
+            raise RequestError(
+                f"dataset 'custom' needs csv: text of rows x1,x2,label, got {given!r}"
+            )
+        csv = given
+        _, y = parse_csv(csv)  # refused here, with the row, if it is not usable
+        # n_classes and n_samples are the data's own (any given ones are ignored)
+        d = {**d, "n_classes": int(y.max()) + 1, "n_samples": len(y), "noise": 0.0}
+    elif "csv" in d and d["csv"] not in ("", None):
+        raise RequestError(f"csv is for dataset 'custom' only, not for {dataset!r}")
+    n_samples_bounds = (4, MAX_SAMPLES) if dataset == CUSTOM else (MIN_SAMPLES, MAX_SAMPLES)
     n_classes = _int(d, "n_classes", 2, MAX_CLASSES, 3 if dataset == "spirals" else 2)
-    if dataset != "spirals" and n_classes != 2:
+    if dataset not in ("spirals", CUSTOM) and n_classes != 2:
         raise RequestError(f"{dataset} has 2 classes; n_classes must be 2, got {n_classes}")
     output = _choice(d, "output", OUTPUTS, "softmax" if n_classes > 2 else "sigmoid")
     if output == "sigmoid" and n_classes > 2:
@@ -184,7 +242,7 @@ def parse_config(d: Any) -> Config:
         )
     return Config(
         dataset=dataset,
-        n_samples=_int(d, "n_samples", MIN_SAMPLES, MAX_SAMPLES, defaults.n_samples),
+        n_samples=_int(d, "n_samples", *n_samples_bounds, defaults.n_samples),
         noise=_float(d, "noise", 0.0, 1.0, DEFAULT_NOISE[dataset]),
         n_classes=n_classes,
         validation=_float(d, "validation", 0.0, 0.5, defaults.validation),
@@ -196,7 +254,90 @@ def parse_config(d: Any) -> Config:
         batch_size=_int(d, "batch_size", 1, MAX_SAMPLES, defaults.batch_size),
         l2=_float(d, "l2", 0.0, 1.0, defaults.l2),
         seed=_int(d, "seed", 0, 2**32 - 1, defaults.seed),
+        features=names,
+        csv=csv,
     )
+
+
+def _features(d: JSON) -> tuple[str, ...]:
+    names = d.get("features", ["x1", "x2"])
+    allowed = list(FEATURES)
+    if (
+        not isinstance(names, list)
+        or not names
+        or not all(isinstance(n, str) and n in FEATURES for n in names)
+        or len(set(names)) != len(names)
+    ):
+        raise RequestError(
+            f"features must be a non-empty list, without repeats, of {allowed}, got {names!r}"
+        )
+    if names != sorted(names, key=allowed.index):
+        raise RequestError(f"features must be listed in the order {allowed}, got {names!r}")
+    return tuple(names)
+
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_LABEL = re.compile(r"[+-]?[0-9]+")
+
+
+def _cell(text: str) -> str:
+    return repr(text if len(text) <= 24 else text[:24] + "…")
+
+
+def parse_csv(text: str) -> tuple[Array, Array]:
+    """The points ``X`` (N, 2) and labels ``y`` (N,) of CSV ``text``, rows ``x1,x2,label``.
+
+    A first row that is not numbers (a header) is skipped, and so are blank rows. Refused
+    (:class:`RequestError` naming the row, counted from 1 as a spreadsheet does): more than
+    :data:`MAX_CSV_BYTES` of text or :data:`MAX_SAMPLES` rows, a row without exactly 3
+    cells, a coordinate that is not a finite plain decimal number (no ``nan``, ``inf``,
+    ``1e400``, formulas or non-ASCII digits), a label that is not an integer in
+    [0, MAX_CLASSES - 1]; then fewer than 2 classes, a class of 0 … max label without 2
+    samples.
+    """
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_CSV_BYTES:
+        raise RequestError(f"csv must be at most {MAX_CSV_BYTES} bytes of text, got {size}")
+    lines = [(i + 1, line.strip()) for i, line in enumerate(text.splitlines())]
+    lines = [(i, line) for i, line in lines if line]
+    if not lines:
+        raise RequestError("csv is empty: give rows x1,x2,label (one point a row)")
+    first = [c.strip() for c in lines[0][1].split(",")]
+    if not (len(first) >= 1 and _NUMBER.fullmatch(first[0])):
+        lines = lines[1:]  # a header row
+    if len(lines) > MAX_SAMPLES:
+        raise RequestError(f"csv has {len(lines)} rows; at most {MAX_SAMPLES} are accepted")
+    X, y = np.empty((len(lines), 2)), np.empty(len(lines), dtype=np.int64)
+    for k, (row, line) in enumerate(lines):
+        cells = [c.strip() for c in line.split(",")]
+        if len(cells) != 3:
+            raise RequestError(f"row {row}: expected 3 cells x1,x2,label, got {len(cells)}")
+        for j in (0, 1):
+            if not _NUMBER.fullmatch(cells[j]):
+                raise RequestError(f"row {row}: {_cell(cells[j])} is not a number")
+            X[k, j] = float(cells[j])
+            if not math.isfinite(X[k, j]):
+                raise RequestError(f"row {row}: {_cell(cells[j])} is not a finite number")
+        if not _LABEL.fullmatch(cells[2]):
+            raise RequestError(
+                f"row {row}: label {_cell(cells[2])} is not an integer in [0, {MAX_CLASSES - 1}]"
+            )
+        label = int(cells[2])
+        if not 0 <= label < MAX_CLASSES:
+            raise RequestError(f"row {row}: label {label} is not in [0, {MAX_CLASSES - 1}]")
+        y[k] = label
+    if len(y) == 0:
+        raise RequestError("csv has a header but no rows")
+    counts = np.bincount(y, minlength=int(y.max()) + 1)
+    if len(counts) < 2:
+        raise RequestError("csv has one class only: give labels of at least 2 classes (0 and 1)")
+    for label, count in enumerate(counts):
+        if count < 2:
+            raise RequestError(
+                f"class {label} has {count} sample(s): each class 0 … {len(counts) - 1} needs "
+                "at least 2"
+            )
+    return X, y
 
 
 def _layers(d: JSON, defaults: Config) -> tuple[tuple[int, ...], tuple[str, ...]]:
@@ -218,7 +359,8 @@ def _layers(d: JSON, defaults: Config) -> tuple[tuple[int, ...], tuple[str, ...]
 # ------------------------------------------------------------------ the run
 @dataclass
 class Data:
-    """The generated points: ``X`` (N, 2), labels ``y`` (N,), targets ``Y`` (N, n_L).
+    """The points: ``X`` (N, 2), labels ``y`` (N,), targets ``Y`` (N, n_L), and the network's
+    inputs ``F`` (N, n_0), the features of ``X`` (:func:`features`).
 
     The first ``n_train`` rows are the training part, the rest the validation part.
     """
@@ -227,23 +369,26 @@ class Data:
     y: Array
     Y: Array
     n_train: int
+    F: Array
 
     @property
     def train(self) -> tuple[Array, Array]:
-        """``(X_train, Y_train)``."""
-        return self.X[: self.n_train], self.Y[: self.n_train]
+        """``(F_train, Y_train)``: the network's inputs and targets."""
+        return self.F[: self.n_train], self.Y[: self.n_train]
 
     @property
     def val(self) -> tuple[Array, Array] | None:
-        """``(X_val, Y_val)``, or None without a validation part."""
+        """``(F_val, Y_val)``, or None without a validation part."""
         if self.n_train == len(self.X):
             return None
-        return self.X[self.n_train :], self.Y[self.n_train :]
+        return self.F[self.n_train :], self.Y[self.n_train :]
 
 
 def make_data(config: Config) -> Data:
     """The data set of ``config``, split into training and validation parts (seeded)."""
-    if config.dataset == "spirals":
+    if config.dataset == CUSTOM:
+        X, y = parse_csv(config.csv)
+    elif config.dataset == "spirals":
         X, y = datasets.spirals(config.n_samples, config.n_classes, config.noise, config.seed)
     else:
         generate = getattr(datasets, config.dataset)
@@ -260,7 +405,7 @@ def make_data(config: Config) -> Data:
         Y = y[:, None].astype(np.float64)  # one output: the probability of class 1
     else:
         Y = psinet.one_hot(y, config.n_classes)
-    return Data(X=X, y=y, Y=Y, n_train=n_train)
+    return Data(X=X, y=y, Y=Y, n_train=n_train, F=features(X, config.features))
 
 
 @dataclass
@@ -473,6 +618,7 @@ class Session:
             },
             "weights": [W.tolist() for W in self.net.weights],
             "grid": self._grid(),
+            "neurons": self._neurons(),
             "trace": self._batch_trace(),
             "sample": self._sample(),
             "diverged": self.diverged,
@@ -492,17 +638,41 @@ class Session:
         half = 0.6 * float((X.max(axis=0) - X.min(axis=0)).max()) + 0.1
         return (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
 
+    def lattice(self, n: int) -> Array:
+        """An n x n lattice of points over the plot, rows from the top (y_max): (n², 2)."""
+        x0, x1, y0, y1 = self.extent()
+        xs, ys = np.linspace(x0, x1, n), np.linspace(y1, y0, n)
+        return np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+
     def _grid(self) -> JSON:
         """``net.predict`` on a GRID x GRID lattice over the plot, rows from the top (y_max)."""
         x0, x1, y0, y1 = self.extent()
-        xs, ys = np.linspace(x0, x1, GRID), np.linspace(y1, y0, GRID)
-        points = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)  # (GRID², 2)
+        points = features(self.lattice(GRID), self.config.features)  # (GRID², n_0)
         grid: JSON = {"n": GRID, "extent": [x0, x1, y0, y1], "y_hat": None}
         try:
             grid["y_hat"] = np.round(self.net.predict(points), 4).tolist()  # (GRID², n_L)
         except ValueError as exc:  # the outputs overflowed: nothing to draw
             grid["error"] = _overflow(exc)
         return grid
+
+    def _neurons(self) -> JSON:
+        """Each hidden neuron's output f_l(z_l) over the plot: ``net.forward`` on a
+        GRID_NEURONS² lattice (through the features), rows from the top, 4 decimals.
+
+        ``layers[l][j]`` is neuron j of hidden layer l, GRID_NEURONS² values.
+        """
+        x0, x1, y0, y1 = self.extent()
+        n = GRID_NEURONS
+        out: JSON = {"n": n, "extent": [x0, x1, y0, y1], "layers": None}
+        try:
+            self.net.forward(features(self.lattice(n), self.config.features))
+        except ValueError as exc:
+            out["error"] = _overflow(exc)
+            return out
+        cache = self.net.cache
+        assert cache is not None
+        out["layers"] = [np.round(cache.a[l], 4).T.tolist() for l in range(self.net.n_layers - 1)]
+        return out
 
     def _batch_trace(self) -> JSON:
         """``print(psinet.trace(...))`` for the mini-batch the next Step trains on."""
@@ -520,14 +690,16 @@ class Session:
         if i is None:
             return None
         x, target = self.data.X[i : i + 1], self.data.Y[i : i + 1]
+        inputs = self.data.F[i : i + 1]
         try:
-            t = psinet.trace(self.net, x, target, self.config.loss)
+            t, f_prime, steps = backward_walk(self.net, inputs, target, self.config.loss)
         except ValueError as exc:
             return {"index": i, "x": x[0].tolist(), "error": _overflow(exc)}
         return {
             "index": i,
             "part": "train" if i < self.data.n_train else "validation",
             "x": x[0].tolist(),
+            "input": inputs[0].tolist(),
             "label": int(self.data.y[i]),
             "target": target[0].tolist(),
             "y_hat": t.y_hat[0].tolist(),
@@ -538,10 +710,239 @@ class Session:
                     "a": layer.a[0].tolist(),
                     "psi": layer.psi[0].tolist(),
                     "grad_W": layer.grad_W.tolist(),
+                    "f_prime": fp,
                 }
-                for layer in t.layers
+                for layer, fp in zip(t.layers, f_prime, strict=True)
             ],
+            "steps": steps,
         }
+
+    # -------------------------------------------------------------- editing, export
+    def set_weight(self, layer: Any, row: Any, col: Any, value: Any) -> JSON:
+        """``net.weights[layer][row, col] = value`` (col n_l is the bias); returns the state.
+
+        Checked before anything changes: integer indices in range, a finite number with
+        |value| ≤ :data:`MAX_WEIGHT`.
+        """
+        L = self.net.n_layers
+        layer = _int({"layer": layer}, "layer", 0, L - 1, 0)
+        rows, cols = self.net.weights[layer].shape
+        row = _int({"row": row}, "row", 0, rows - 1, 0)
+        col = _int({"col": col}, "col", 0, cols - 1, 0)  # cols - 1: the bias column
+        value = _float({"value": value}, "value", -MAX_WEIGHT, MAX_WEIGHT, 0.0)
+        self.net.weights[layer][row, col] = value
+        with np.errstate(all="ignore"):
+            self.history.append(self._point())  # the loss of the edited network
+        if len(self.history) > MAX_HISTORY:
+            self.history = self.history[::-1][::2][::-1]
+        return self.state()
+
+    def export(self) -> JSON:
+        """``{"python": script}``: a script that rebuilds this run with psinet (:func:`script`)."""
+        return {"python": script(self)}
+
+
+# ------------------------------------------------------------------ the backward walk
+BACKPROP = "src/psinet/backprop.py"
+CODE_FUSED = f"{BACKPROP}, output_psi: psi = (y_hat - Y) / len(Y)"
+CODE_CHAIN = f"{BACKPROP}, output_psi: psi = f_out.chain(loss.dE_dy_hat(y_hat, Y), z, y_hat)"
+CODE_RECURSION = (
+    f"{BACKPROP}, backward: psi[l - 1] = f[l - 1].chain(psi[l] @ W[l][:, :-1], z[l - 1], a[l - 1])"
+)
+
+
+def _num(v: float) -> str:
+    """``v`` to 4 significant digits, with a true minus sign."""
+    return f"{v:.4g}".replace("-", "−")
+
+
+def backward_walk(
+    net: psinet.Network, x: Array, target: Array, loss: str
+) -> tuple[Any, list[list[float] | None], list[JSON]]:
+    """``(psinet.trace(net, x, target, loss), f', steps)`` for one sample (N = 1).
+
+    ``f'[l]``: ``net.activations[l].derivative(z_l, a_l)`` per neuron, None for an activation
+    that is not elementwise (softmax). ``steps``: the Ψ recursion one press at a time, from
+    the output (kind "start") back to layer 0 (kind "recursion"), each with Ψ from the trace,
+    the equation, the numbers plugged in and the line of psinet's code that computes it.
+    """
+    t = psinet.trace(net, x, target, loss)
+    f, W, L = net.activations, net.weights, net.n_layers
+    loss_obj = psinet.losses.get(loss)
+    f_prime: list[list[float] | None] = []
+    for l, layer in enumerate(t.layers):
+        if f[l].elementwise:
+            d = np.asarray(f[l].derivative(layer.z, layer.a), dtype=np.float64)
+            f_prime.append(np.broadcast_to(d, layer.z.shape)[0].tolist())
+        else:
+            f_prime.append(None)
+    out = t.layers[L - 1]
+    psi_out = out.psi[0]
+    N = len(target)
+    if psinet.losses.fused_pair(loss_obj, f[L - 1]):
+        equation = f"Ψ_{L - 1} = (ŷ − Y)/N"
+        numbers = "; ".join(
+            f"({_num(yh)} − {_num(yt)})/{N} = {_num(p)}"
+            for yh, yt, p in zip(t.y_hat[0], target[0], psi_out, strict=True)
+        )
+        code = CODE_FUSED
+    else:
+        equation = f"Ψ_{L - 1} = ∂E/∂ŷ ⊙ f'_{L - 1}(z_{L - 1})"
+        dE = np.asarray(loss_obj.dE_dy_hat(t.y_hat, target), dtype=np.float64)[0]
+        fp = f_prime[L - 1]
+        if fp is not None:
+            numbers = "; ".join(
+                f"{_num(g)} · {_num(d)} = {_num(p)}"
+                for g, d, p in zip(dE, fp, psi_out, strict=True)
+            )
+        else:
+            numbers = (
+                f"∂E/∂ŷ = [{', '.join(map(_num, dE))}] through {f[L - 1].name}'s Jacobian = "
+                f"[{', '.join(map(_num, psi_out))}]"
+            )
+        code = CODE_CHAIN
+    steps: list[JSON] = [
+        {
+            "layer": L - 1,
+            "kind": "start",
+            "psi": psi_out.tolist(),
+            "equation": equation,
+            "numbers": numbers,
+            "code": code,
+        }
+    ]
+    for l in range(L - 1, 0, -1):
+        psi_above = t.layers[l].psi[0]
+        rows = W[l][:, :-1]
+        product = psi_above @ rows
+        psi = t.layers[l - 1].psi[0]
+        fp = f_prime[l - 1]
+        terms = [
+            " + ".join(f"{_num(p)}·{_num(w)}" for p, w in zip(psi_above, rows[:, j], strict=True))
+            for j in range(rows.shape[1])
+        ]
+        if fp is not None:
+            numbers_list = [
+                f"({term}) · {_num(d)} = {_num(v)}"
+                for term, d, v in zip(terms, fp, psi, strict=True)
+            ]
+        else:
+            numbers_list = [f"({term}) through {f[l - 1].name}'s Jacobian" for term in terms]
+            numbers_list = [f"{n} → {_num(v)}" for n, v in zip(numbers_list, psi, strict=True)]
+        steps.append(
+            {
+                "layer": l - 1,
+                "kind": "recursion",
+                "from_layer": l,
+                "psi_above": psi_above.tolist(),
+                "rows": rows.tolist(),
+                "product": product.tolist(),
+                "f_prime": fp,
+                "psi": psi.tolist(),
+                "equation": f"Ψ_{l - 1} = (Ψ_{l} W_{l}[:, :-1]) ⊙ f'_{l - 1}(z_{l - 1})",
+                "numbers": numbers_list,
+                "code": CODE_RECURSION,
+            }
+        )
+    return t, f_prime, steps
+
+
+# ------------------------------------------------------------------ export
+OPTIMIZER_CODE = {
+    "sgd": "psinet.optimizers.SGD({lr!r})",
+    "momentum": "psinet.optimizers.SGD({lr!r}, momentum=0.9)",
+    "nesterov": "psinet.optimizers.SGD({lr!r}, momentum=0.9, nesterov=True)",
+    "adam": "psinet.optimizers.Adam({lr!r})",
+    "rmsprop": "psinet.optimizers.RMSprop({lr!r})",
+    "adagrad": "psinet.optimizers.Adagrad({lr!r})",
+}
+EXPORT_TRAIN_MARK = "# ---- train"
+
+
+def script(session: Session) -> str:
+    """A self-contained Python script that rebuilds ``session``'s data, network and weights
+    with psinet and trains them as the playground does, then prints the final loss."""
+    c, net = session.config, session.net
+    lines = [
+        f'"""psinet playground export: {c.dataset}, sizes {c.sizes}, {c.loss}, {c.optimizer}."""',
+        "",
+        "import numpy as np",
+        "",
+        "import psinet",
+        "",
+        "EPOCHS = 100  # how many epochs to train",
+        "",
+        "# the data: 2-D points X and labels y",
+    ]
+    if c.dataset == CUSTOM:
+        X, y = parse_csv(c.csv)
+        lines += [f"X = np.array({X.tolist()!r})", f"y = np.array({y.tolist()!r})"]
+    elif c.dataset == "spirals":
+        lines.append(
+            f"X, y = psinet.datasets.spirals({c.n_samples}, {c.n_classes}, {c.noise!r}, {c.seed})"
+        )
+    else:
+        lines.append(
+            f"X, y = psinet.datasets.{c.dataset}(n_samples={c.n_samples}, noise={c.noise!r}, "
+            f"seed={c.seed})"
+        )
+    if c.validation > 0:
+        lines += [
+            "X_train, X_val, y_train, y_val = psinet.train_test_split(",
+            f"    X, y, test_size={c.validation!r}, seed={c.seed}, stratify=True",
+            ")",
+        ]
+    else:
+        lines += ["X_train, y_train = X, y"]
+    lines += [
+        "",
+        "",
+        "def features(X):",
+        f'    """The network\'s inputs: {", ".join(c.features)}."""',
+        "    return np.stack([" + ", ".join(FEATURE_CODE[n] for n in c.features) + "], axis=1)",
+        "",
+        "",
+    ]
+    if c.output == "sigmoid":
+        target = "{y}[:, None].astype(np.float64)"
+    else:
+        target = f"psinet.one_hot({{y}}, {c.n_classes})"
+    lines += [f"F_train, Y_train = features(X_train), {target.format(y='y_train')}"]
+    if c.validation > 0:
+        lines += [f"F_val, Y_val = features(X_val), {target.format(y='y_val')}"]
+    lines += [
+        "",
+        "# the network",
+        f"net = psinet.Network({c.sizes!r}, {[*c.activations, c.output]!r}, seed={c.seed})",
+    ]
+    fresh = psinet.Network(c.sizes, [*c.activations, c.output], seed=c.seed)
+    if any(not np.array_equal(a, b) for a, b in zip(fresh.weights, net.weights, strict=True)):
+        lines.append("# the playground's current weights (trained or set by hand)")
+        lines.append("net.weights = [")
+        lines += [f"    np.array({W.tolist()!r})," for W in net.weights]
+        lines.append("]")
+    lines += [
+        "",
+        EXPORT_TRAIN_MARK,
+        f"optimizer = {OPTIMIZER_CODE[c.optimizer].format(lr=c.learning_rate)}",
+        "history = net.fit(",
+        "    F_train,",
+        "    Y_train,",
+        f"    loss={c.loss!r},",
+        "    optimizer=optimizer,",
+        "    epochs=EPOCHS,",
+        f"    batch_size={c.batch_size},",
+        f"    seed={c.seed},",
+        f"    l2={c.l2!r},",
+        *(["    validation_data=(F_val, Y_val),"] if c.validation > 0 else []),
+        "    verbose=0,",
+        ")",
+        'print("final loss:", history.history["loss"][-1])',
+        "",
+        "# to carry it to PyTorch: model = psinet.interop.to_torch(net)",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _overflow(exc: ValueError) -> str:

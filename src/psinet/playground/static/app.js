@@ -19,6 +19,14 @@
     playing: false,
     stepsPerFrame: 1,
     busy: false,
+    csv: "", // the learner's own data, sent again with every reset while dataset is "custom"
+    stepIndex: -1, // the backward walk: -1 = not stepping, else the index into sample.steps
+    stepKey: null, // which sample/network the step index belongs to
+    edit: null, // the edge whose weight the editor is setting: {layer, row, col}
+  };
+  const MAX_CSV_BYTES = 64 * 1024;
+  const FEATURE_LABELS = {
+    x1: "x₁", x2: "x₂", "x1^2": "x₁²", "x2^2": "x₂²", x1x2: "x₁x₂", sin_x1: "sin x₁", sin_x2: "sin x₂",
   };
   // Measured by the browser test and shown nowhere: Play press to the first redrawn frame.
   window.psinet = { frames: 0, playPressed: null, playToFirstFrameMs: null, ui };
@@ -105,6 +113,13 @@
       "optimizer", "learning_rate", "batch_size", "l2", "seed"]) {
       $(key).value = config[key];
     }
+    if (config.dataset === "custom") ensureCustomOption();
+    $("dataset").value = config.dataset;
+    if (config.csv) ui.csv = config.csv;
+    const chosen = new Set(config.features || ["x1", "x2"]);
+    document.querySelectorAll('#features input[type="checkbox"]').forEach((box) => {
+      box.checked = chosen.has(box.value);
+    });
     $("layers").replaceChildren(
       ...config.hidden.map((n, i) => layerRow(i, n, config.activations[i])),
     );
@@ -121,10 +136,35 @@
     $("activation").value = same ? names[0] : "mixed";
   }
 
+  function ensureCustomOption() {
+    if ($("dataset").querySelector('option[value="custom"]')) return;
+    const option = document.createElement("option");
+    option.value = "custom";
+    option.textContent = "custom (your data)";
+    $("dataset").append(option);
+  }
+
+  function featureBoxes(names) {
+    $("features").replaceChildren(...names.map((name) => {
+      const label = document.createElement("label");
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.name = "features";
+      box.value = name;
+      box.setAttribute("aria-label", `feature ${name}`);
+      label.append(box, ` ${FEATURE_LABELS[name] || name}`);
+      return label;
+    }));
+  }
+
   function syncOutput() {
-    const spirals = $("dataset").value === "spirals";
+    const dataset = $("dataset").value;
+    const spirals = dataset === "spirals";
     $("n_classes").disabled = !spirals;
-    if (!spirals) $("n_classes").value = 2;
+    // the learner's own data brings its samples, classes and (no) noise
+    $("n_samples").disabled = dataset === "custom";
+    $("noise").disabled = dataset === "custom";
+    if (!spirals && dataset !== "custom") $("n_classes").value = 2;
     const multi = Number($("n_classes").value) > 2;
     $("output").querySelector('option[value="sigmoid"]').disabled = multi;
     if (multi) $("output").value = "softmax";
@@ -132,7 +172,7 @@
 
   function readConfig() {
     const number = (id) => Number($(id).value);
-    return {
+    const config = {
       dataset: $("dataset").value,
       n_samples: number("n_samples"),
       noise: number("noise"),
@@ -147,6 +187,12 @@
       l2: number("l2"),
       seed: number("seed"),
     };
+    if (ui.options.features) {
+      config.features = [...document.querySelectorAll('#features input[type="checkbox"]:checked')]
+        .map((box) => box.value);
+    }
+    if (config.dataset === "custom") config.csv = ui.csv;
+    return config;
   }
 
   async function settingsChanged() {
@@ -497,7 +543,11 @@
     const L = sizes.length - 1;
     const sample = traced(state);
     const backward = ui.view === "backward";
-    const nodeW = L > 3 ? 66 : 78, nodeH = sample && !backward ? 30 : 22, gapY = 8;
+    const nodeW = L > 3 ? 66 : 78, nodeH = sample ? 30 : 22, gapY = 8;
+    const step = currentStep(state);
+    // while stepping: the column whose Ψ is computed, and the one above it that it reads
+    const computing = step ? step.layer + 1 : null;
+    const reading = step && step.kind === "recursion" ? step.from_layer + 1 : null;
     const top = 62, colGap = Math.max(nodeW + (L > 3 ? 36 : 60), Math.min(190, 640 / L));
     const rows = Math.max(...sizes.map((n, c) => n + (c < L ? 1 : 0)));
     const height = top + rows * (nodeH + gapY) + 26;
@@ -520,6 +570,7 @@
     let biggest = 0;
     edgeValues.forEach((M) => M.forEach((row) => row.forEach((v) => { biggest = Math.max(biggest, Math.abs(v)); })));
     const edges = el("g");
+    const hits = el("g", { class: "edge-hits" });
     const symbol = backward && sample ? "∂E/∂W" : "W";
     for (let l = 0; l < L; l++) {
       for (let j = 0; j < sizes[l + 1]; j++) {
@@ -528,15 +579,24 @@
           const [x1, y1] = centre(l, i);
           const [x2, y2] = centre(l + 1, j);
           const widthPx = biggest > 0 ? 0.4 + 5.6 * (Math.abs(v) / biggest) : 0.5;
+          const active = reading !== null && l === reading - 1 && i < sizes[l];
           const line = el("line", {
-            class: `edge ${v >= 0 ? "pos" : "neg"}`,
+            class: `edge ${v >= 0 ? "pos" : "neg"}${active ? " active" : ""}${step && !active ? " faded" : ""}`,
             x1: x1 + nodeW / 2, y1, x2: x2 - nodeW / 2, y2,
             "stroke-width": widthPx.toFixed(2),
             "stroke-opacity": backward && !sample ? 0.25 : 0.85,
           });
           const from = i === sizes[l] ? "bias" : `neuron ${i}`;
-          line.append(el("title", {}, `${symbol}_${l}[${j}, ${i}] = ${v}  (${from} of layer ${l} → neuron ${j} of layer ${l + 1})`));
+          const tip = `${symbol}_${l}[${j}, ${i}] = ${v}  (${from} of layer ${l} → neuron ${j} of layer ${l + 1})`;
+          line.append(el("title", {}, tip));
           edges.append(line);
+          // a wide invisible line on top: click it to set the weight W_l[j, i]
+          const hit = el("line", {
+            class: "edge-hit", x1: x1 + nodeW / 2, y1, x2: x2 - nodeW / 2, y2,
+            "data-testid": `edge-${l}-${j}-${i}`, "data-layer": l, "data-row": j, "data-col": i,
+          });
+          hit.append(el("title", {}, `${tip}\nclick to set W_${l}[${j}, ${i}]`));
+          hits.append(hit);
         }
       }
     }
@@ -552,7 +612,22 @@
       svg.append(el("text", { class: "column-title", x: cx, y: 14, "text-anchor": "middle" }, title));
       svg.append(el("text", { class: "column-sub", x: cx, y: 29, "text-anchor": "middle" }, f));
       svg.append(el("text", { class: "column-sub", x: cx, y: 44, "text-anchor": "middle" }, shows));
-      for (let j = 0; j < sizes[c]; j++) svg.append(neuron(state, c, j, centre(c, j), nodeW, nodeH));
+      if (c === computing || c === reading) {
+        const [, yTop] = centre(c, 0);
+        const [, yBottom] = centre(c, sizes[c] - 1);
+        svg.append(el("rect", {
+          class: c === computing ? "column-highlight computing" : "column-highlight reading",
+          "data-testid": c === computing ? "highlight-computing" : "highlight-reading",
+          "data-column": c,
+          x: cx - nodeW / 2 - 7, y: yTop - nodeH / 2 - 7, width: nodeW + 14,
+          height: yBottom - yTop + nodeH + 14, rx: 8,
+        }));
+      }
+      for (let j = 0; j < sizes[c]; j++) {
+        const node = neuron(state, c, j, centre(c, j), nodeW, nodeH);
+        if (step && c > 0 && c < computing) node.classList.add("pending");
+        svg.append(node);
+      }
       if (c < L) {
         const [bx, by] = centre(c, sizes[c]);
         const g = el("g", { class: "node bias" });
@@ -574,6 +649,7 @@
     legend.append(el("text", { class: "flow", x: width - 12, y: ly, "text-anchor": "end" },
       backward ? "Ψ flows ← from the output back" : "forward →"));
     svg.append(legend);
+    svg.append(hits);
   }
 
   function neuron(state, c, j, [x, y], w, h) {
@@ -585,8 +661,14 @@
     const lines = [];
     let tip = "";
     if (c === 0) {
-      lines.push(sample ? `x${j + 1} ${fmt(sample.x[j])}` : `x${j + 1}`);
-      tip = sample ? `x${j + 1} = ${sample.x[j]}` : `input ${j}`;
+      const features = state.config.features || ["x1", "x2"];
+      const name = FEATURE_LABELS[features[j]] || features[j] || `x${j + 1}`;
+      // the input's value: the backend's feature vector, else x itself for x1, x2
+      const input = sample && (sample.input || sample.features);
+      const plain = { x1: 0, x2: 1 }[features[j]];
+      const value = !sample ? null : input ? input[j] : plain !== undefined ? sample.x[plain] : null;
+      lines.push(value === null ? name : `${name} ${fmt(value)}`);
+      tip = value === null ? `input ${j}: ${features[j] || name}` : `${features[j]} = ${value}`;
     } else if (sample && !backward) {
       const layer = sample.layers[c - 1];
       lines.push(`z ${fmt(layer.z[j])}`, `f ${fmt(layer.a[j])}`);
@@ -597,8 +679,24 @@
         x, y: y + 4, "text-anchor": "middle",
         "data-testid": `psi-${c - 1}-${j}`, "data-value": String(psi),
       }, `Ψ ${fmt(psi)}`);
+      const fPrime = sample.layers[c - 1].f_prime;
+      const fp = fPrime ? fPrime[j] : null;
+      if (fPrime !== undefined) {
+        text.setAttribute("y", y - 3);
+        g.append(el("text", {
+          x, y: y + 10, "text-anchor": "middle", class: "fprime",
+          "data-testid": `fprime-${c - 1}-${j}`, "data-value": String(fp),
+        }, fp === null ? "f′ (softmax)" : `f′ ${fmt(fp)}`));
+        // a ring by f′: the darker the red, the less of Ψ gets through this neuron
+        if (fp !== null) {
+          const shrink = Math.max(0, Math.min(1, 1 - Math.abs(fp)));
+          g.querySelector("rect").setAttribute("stroke", `rgb(${Math.round(85 + 150 * shrink)}, ${Math.round(96 - 40 * shrink)}, ${Math.round(110 - 60 * shrink)})`);
+          g.querySelector("rect").setAttribute("stroke-width", (1.2 + 2.3 * shrink).toFixed(2));
+        }
+      }
       g.append(text);
-      tip = `Ψ_${c - 1}[${j}] = ∂E/∂z_${c - 1}[${j}] = ${psi}`;
+      tip = `Ψ_${c - 1}[${j}] = ∂E/∂z_${c - 1}[${j}] = ${psi}` +
+        (fp === null || fp === undefined ? "" : `\nf'_${c - 1}(z) = ${fp}: Ψ of the layer above, weighted, is multiplied by this`);
     } else {
       lines.push(`neuron ${j}`);
       tip = `neuron ${j} of layer ${c}`;
@@ -609,6 +707,216 @@
     });
     g.append(el("title", {}, tip));
     return g;
+  }
+
+  // ------------------------------------------------------------------ stepping backward
+  function stepsOf(state) {
+    const sample = traced(state);
+    return sample && Array.isArray(sample.steps) ? sample.steps : null;
+  }
+
+  function currentStep(state) {
+    const steps = stepsOf(state);
+    if (ui.view !== "backward" || !steps || ui.stepIndex < 0) return null;
+    return steps[Math.min(ui.stepIndex, steps.length - 1)];
+  }
+
+  function updateStepper(state) {
+    const steps = stepsOf(state);
+    const key = steps ? `${state.session}:${state.sample.index}:${state.sizes.join(",")}` : null;
+    if (key !== ui.stepKey) {
+      ui.stepKey = key;
+      ui.stepIndex = -1;
+    }
+    const show = ui.view === "backward" && steps !== null;
+    $("stepper").hidden = !show;
+    if (!show) return;
+    if (ui.stepIndex >= steps.length) ui.stepIndex = steps.length - 1;
+    $("step-up").disabled = ui.stepIndex < 0;
+    $("step-down").disabled = ui.stepIndex >= steps.length - 1;
+    $("step-reset").disabled = ui.stepIndex < 0;
+    const step = currentStep(state);
+    $("step-panel").hidden = !step;
+    $("stepper").dataset.step = ui.stepIndex;
+    if (!step) {
+      $("step-count-label").textContent = `${steps.length} steps, from the output down to layer 0`;
+      return;
+    }
+    $("step-count-label").textContent = `step ${ui.stepIndex + 1} of ${steps.length}: ` +
+      (step.kind === "start" ? `Ψ_${step.layer} at the output` : `Ψ_${step.layer} from Ψ_${step.from_layer}`);
+    $("step-equation").textContent = step.equation;
+    // one line per neuron of the layer computed: Ψ_l[j] = its numbers plugged in
+    const numbers = Array.isArray(step.numbers) ? step.numbers : String(step.numbers).split("; ");
+    $("step-numbers").textContent = numbers.length === (step.psi || []).length
+      ? numbers.map((line, j) => `Ψ_${step.layer}[${j}] = ${line}`).join("\n")
+      : numbers.join("\n");
+    $("step-code").textContent = step.code;
+  }
+
+  function moveStep(delta) {
+    const steps = ui.state && stepsOf(ui.state);
+    if (!steps) return;
+    ui.stepIndex = delta === 0 ? -1 : Math.max(-1, Math.min(steps.length - 1, ui.stepIndex + delta));
+    updateStepper(ui.state);
+    drawNetwork(ui.state);
+  }
+
+  // ------------------------------------------------------------------ hidden neurons over the plane
+  function drawNeurons(state) {
+    const maps = state.neurons;
+    const box = $("neuron-maps");
+    $("neurons-figure").hidden = !maps || !maps.layers || maps.layers.length === 0;
+    if ($("neurons-figure").hidden) {
+      box.replaceChildren();
+      return;
+    }
+    const n = maps.n;
+    const columns = maps.layers.map((neurons, l) => {
+      const column = document.createElement("div");
+      column.className = "neuron-column";
+      const title = document.createElement("div");
+      title.className = "sub";
+      title.textContent = `hidden ${l + 1} (${state.config.activations[l]})`;
+      column.append(title);
+      neurons.forEach((values, j) => {
+        const canvas = document.createElement("canvas");
+        canvas.width = n;
+        canvas.height = n;
+        canvas.className = "neuron-map";
+        canvas.dataset.testid = `neuron-map-${l}-${j}`;
+        canvas.setAttribute("data-testid", `neuron-map-${l}-${j}`);
+        let biggest = 0, lo = Infinity, hi = -Infinity;
+        for (const v of values) {
+          if (v === null || !Number.isFinite(v)) continue;
+          biggest = Math.max(biggest, Math.abs(v));
+          lo = Math.min(lo, v);
+          hi = Math.max(hi, v);
+        }
+        const image = new ImageData(n, n);
+        const pos = hex("#0072B2"), neg = hex("#E69F00");
+        values.forEach((v, i) => {
+          const t = v === null || !Number.isFinite(v) || biggest === 0 ? 0 : v / biggest;
+          const c = t >= 0 ? pos : neg;
+          const a = Math.abs(t);
+          image.data.set([255 + (c[0] - 255) * a, 255 + (c[1] - 255) * a, 255 + (c[2] - 255) * a, 255], 4 * i);
+        });
+        canvas.getContext("2d").putImageData(image, 0, 0);
+        canvas.title = `hidden ${l + 1}, neuron ${j}: f(z) over the plane, from ${fmt(lo)} to ${fmt(hi)}`;
+        canvas.setAttribute("aria-label", canvas.title);
+        column.append(canvas);
+      });
+      return column;
+    });
+    box.replaceChildren(...columns);
+  }
+
+  // ------------------------------------------------------------------ setting one weight
+  function openWeightEditor(target, event) {
+    const layer = Number(target.dataset.layer), row = Number(target.dataset.row), col = Number(target.dataset.col);
+    ui.edit = { layer, row, col };
+    const value = ui.state.weights[layer][row][col];
+    const bias = col === ui.state.sizes[layer] ? " (bias)" : "";
+    $("weight-label").textContent = `W_${layer}[${row}, ${col}]${bias} =`;
+    $("weight-value").value = String(value);
+    const editor = $("weight-editor");
+    editor.hidden = false;
+    editor.dataset.layer = layer;
+    editor.dataset.row = row;
+    editor.dataset.col = col;
+    const figure = editor.parentElement.getBoundingClientRect();
+    const x = Math.min(event.clientX - figure.left + 8, figure.width - editor.offsetWidth - 4);
+    editor.style.left = `${Math.max(0, x)}px`;
+    editor.style.top = `${event.clientY - figure.top + 8}px`;
+    $("weight-value").focus();
+    $("weight-value").select();
+  }
+
+  async function setWeight() {
+    if (!ui.edit) return;
+    const text = $("weight-value").value.trim();
+    const number = Number(text);
+    // a text that is no finite number goes as it is: the server says what it wants
+    const value = text !== "" && Number.isFinite(number) ? number : text;
+    try {
+      const state = await api("/api/weight", { session: ui.session, ...ui.edit, value });
+      showMessage("");
+      closeWeightEditor();
+      render(state);
+    } catch (error) {
+      showMessage(`Weight refused: ${error.message}`);
+    }
+  }
+
+  function closeWeightEditor() {
+    ui.edit = null;
+    $("weight-editor").hidden = true;
+  }
+
+  // ------------------------------------------------------------------ the learner's own data
+  const maxCsvBytes = () => (ui.options && ui.options.custom && ui.options.custom.max_bytes) || MAX_CSV_BYTES;
+
+  function readCsvFile(file) {
+    if (!file) return;
+    if (file.size > maxCsvBytes()) {
+      showMessage(`CSV refused: ${file.name} has ${file.size} bytes; at most ${maxCsvBytes()}.`);
+      $("csv-file").value = "";
+      return;
+    }
+    const reader = new FileReader();
+    reader.onload = () => {
+      $("csv").value = String(reader.result);
+      showMessage("");
+    };
+    reader.onerror = () => showMessage(`Could not read ${file.name}.`);
+    reader.readAsText(file);
+  }
+
+  async function useCsv() {
+    const csv = $("csv").value;
+    if (new Blob([csv]).size > maxCsvBytes()) {
+      showMessage(`CSV refused: at most ${maxCsvBytes()} bytes, got ${new Blob([csv]).size}.`);
+      return;
+    }
+    if (!csv.trim()) {
+      showMessage("CSV refused: paste lines x1,x2,label first (or load a .csv file).");
+      return;
+    }
+    pause();
+    const config = { ...readConfig(), dataset: "custom", csv };
+    delete config.output; // the server picks sigmoid or softmax from the data's classes
+    try {
+      const state = await api("/api/reset", { session: ui.session, config });
+      ui.csv = csv;
+      showMessage("");
+      render(state);
+    } catch (error) {
+      showMessage(`Your data was refused: ${error.message}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ the run as a Python script
+  async function exportPython() {
+    try {
+      const answer = await api("/api/export", { session: ui.session });
+      showMessage("");
+      $("export-code").textContent = answer.python;
+      $("export-box").hidden = false;
+      let copied = false;
+      if (navigator.clipboard && window.isSecureContext) {
+        try {
+          await navigator.clipboard.writeText(answer.python);
+          copied = true;
+        } catch (_) {
+          copied = false; // no permission: the box below still holds the script
+        }
+      }
+      $("export-status").textContent = copied
+        ? "Copied to the clipboard. Run it with python: it rebuilds this network with psinet."
+        : "Select and copy the script below. Run it with python: it rebuilds this network with psinet.";
+      $("export-box").dataset.copied = copied;
+    } catch (error) {
+      showMessage(`Export failed: ${error.message}`);
+    }
   }
 
   // The selected sample's values, unless psinet refused to trace it (overflow).
@@ -638,8 +946,9 @@
       help.textContent = "Forward: each neuron computes z = X̄ W_lᵀ (its inputs and the blue bias input 1, " +
         "weighted by the edges) and passes f(z) on to the right. Edges show the weights.";
     } else {
-      help.textContent = "Backward: Ψ_{L-1} = ∂E/∂z at the output, then Ψ_{l-1} = (Ψ_l W_l) ⊙ f'(z_{l-1}) " +
-        "right to left. Each edge shows ∂E/∂w = Ψ of the neuron it enters × the input it carries.";
+      help.textContent = "Backward: Ψ_{L-1} = ∂E/∂z at the output, then Ψ_{l-1} = (Ψ_l W_l[:, :-1]) ⊙ f'_{l-1}(z_{l-1}) " +
+        "right to left (W_l without its bias column). Each edge shows ∂E/∂w = Ψ of the neuron it enters × the input it carries; " +
+        "f′ under Ψ is the factor each neuron lets through (a red ring: little). Press ▶ Step backward to walk it.";
     }
   }
 
@@ -663,7 +972,9 @@
       : acc(state.train.accuracy);
     drawData(state);
     drawCharts(state);
+    updateStepper(state);
     drawNetwork(state);
+    drawNeurons(state);
     describeSample(state);
     describeView(state);
     $("trace").textContent = state.trace.text;
@@ -684,6 +995,8 @@
         sgd: "SGD", momentum: "SGD + momentum 0.9", nesterov: "SGD + Nesterov 0.9",
         adam: "Adam", rmsprop: "RMSprop", adagrad: "Adagrad",
       });
+      if (ui.options.features) featureBoxes(ui.options.features);
+      $("features-fieldset").hidden = !ui.options.features;
       fillSelect($("activation"), [...ui.options.hidden_activations, "mixed"], { mixed: "(per layer)" });
       const b = ui.options.bounds;
       for (const key of ["n_samples", "noise", "n_classes", "validation", "learning_rate", "batch_size", "l2", "seed"]) {
@@ -712,12 +1025,21 @@
     });
     $("controls").addEventListener("submit", (event) => event.preventDefault());
     $("controls").addEventListener("change", (event) => {
+      if (event.target.closest("#own-data")) return; // "Train on my data" starts that run
+      if (event.target.id === "dataset" && event.target.value === "custom" && !ui.csv) {
+        showMessage("Paste or load your CSV under Your data, then press Train on my data.");
+        return;
+      }
       if (event.target.id === "activation") {
         if (event.target.value === "mixed") return;
         document.querySelectorAll(".layer-f").forEach((s) => { s.value = event.target.value; });
       }
       if (event.target.id === "dataset") {
-        $("noise").value = ui.options.default_noise[event.target.value];
+        if (ui.state && ui.state.config.dataset === "custom") { // leaving your data
+          $("n_samples").value = ui.options.defaults.n_samples;
+        }
+        const noise = ui.options.default_noise[event.target.value];
+        if (noise !== undefined) $("noise").value = noise;
         if (event.target.value === "spirals") $("n_classes").value = 3;
       }
       settingsChanged();
@@ -741,11 +1063,29 @@
       radio.addEventListener("change", () => {
         ui.view = radio.value;
         if (ui.state) {
+          updateStepper(ui.state);
           drawNetwork(ui.state);
           describeView(ui.state);
         }
       });
     });
+    $("step-down").addEventListener("click", () => moveStep(1));
+    $("step-up").addEventListener("click", () => moveStep(-1));
+    $("step-reset").addEventListener("click", () => moveStep(0));
+    $("network").addEventListener("click", (event) => {
+      const target = event.target.closest(".edge-hit");
+      if (target && ui.state) openWeightEditor(target, event);
+    });
+    $("weight-set").addEventListener("click", setWeight);
+    $("weight-cancel").addEventListener("click", closeWeightEditor);
+    $("weight-value").addEventListener("keydown", (event) => {
+      if (event.key === "Enter") setWeight();
+      if (event.key === "Escape") closeWeightEditor();
+    });
+    $("csv-file").addEventListener("change", (event) => readCsvFile(event.target.files[0]));
+    $("use-csv").addEventListener("click", useCsv);
+    $("export").addEventListener("click", exportPython);
+    $("export-close").addEventListener("click", () => { $("export-box").hidden = true; });
     window.addEventListener("pagehide", () => {
       if (!ui.session) return;
       const blob = new Blob([JSON.stringify({ session: ui.session })], { type: "application/json" });
