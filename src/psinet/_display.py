@@ -22,6 +22,22 @@ Array = np.ndarray
 _STYLE = "font-family: monospace; text-align: right"
 
 
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A plain-text table: columns padded to their widest cell, two spaces apart, and a
+    line of dashes under the header; one string per line.
+
+    >>> text_table(["l", "shape"], [["0", "(2, 3)"]])
+    ['l  shape', '--------', '0  (2, 3)']
+    """
+    table = [list(header), *(list(row) for row in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table
+    ]
+    lines.insert(1, "-" * len(lines[0]))
+    return lines
+
+
 def html_table(
     header: Sequence[str],
     rows: Sequence[Sequence[Any]],

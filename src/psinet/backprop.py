@@ -326,18 +326,15 @@ class Trace:
         def cell(a: Array | str) -> str:
             return a if isinstance(a, str) else f"{a.shape} {_frobenius_norm(a):.4g}"
 
-        rows: list[tuple[str, ...]] = [("l", *_COLUMNS)]
-        rows += [(str(t.layer), *map(cell, self._arrays(t))) for t in self.layers]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = [
-            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-        ]
+        from ._display import text_table
+
+        rows = [(str(t.layer), *map(cell, self._arrays(t))) for t in self.layers]
         title = (
             f"{self._title()}\n"
             "each cell: shape, then Frobenius norm; forward runs l = 0 → L-1, "
             "the Ψ recursion l = L-1 → 0"
         )
-        return "\n".join([title, lines[0], "-" * len(lines[0]), *lines[1:]])
+        return "\n".join([title, *text_table(("l", *_COLUMNS), rows)])
 
     def values(self) -> str:
         """Every array of the trace, layer by layer, to 4 significant digits."""

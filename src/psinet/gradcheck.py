@@ -344,14 +344,9 @@ class GradientCheck:
         return lines
 
     def __str__(self) -> str:
-        header, body = self._table()
-        rows = [header, *body]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-        lines = [
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-        ]
-        lines.insert(1, "-" * len(lines[0]))
-        return "\n".join([*lines, *self._notes()])
+        from ._display import text_table
+
+        return "\n".join([*text_table(*self._table()), *self._notes()])
 
     def __repr__(self) -> str:
         return (

@@ -377,14 +377,10 @@ class Network:
 
     def summary(self) -> str:
         """A table of layers: widths, weight shapes, activation and parameter counts."""
+        from ._display import text_table
+
         header, body, total = self._summary_rows()
-        rows: list[tuple[str, ...]] = [header, *body]
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        lines = [
-            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-        ]
-        lines.insert(1, "-" * len(lines[0]))
-        lines.append(total)
+        lines = [*text_table(header, body), total]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

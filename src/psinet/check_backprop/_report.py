@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .._display import text_table
+
 Array = np.ndarray
 
 DIAGNOSES = (
@@ -111,13 +113,7 @@ class BackpropCheck:
         return lines
 
     def __str__(self) -> str:
-        header, body = self._table()
-        rows = [header, *body]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-        lines = [
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-        ]
-        lines.insert(1, "-" * len(lines[0]))
+        lines = text_table(*self._table())
         after = [
             line if line.startswith("  ") else textwrap.fill(line, 92, subsequent_indent="  ")
             for line in self._lines()
