@@ -260,6 +260,18 @@ def test_a_learner_steps_backward_sees_neurons_edits_and_exports(browser, server
                 or abs(float(node.get_attribute("data-value")) - expected[j]) <= 1e-12
             )
     assert "W_l[:, :-1]) ⊙ f'_{l-1}(z_{l-1})" in page.locator("#view-help").inner_text()
+    # the ring by f': the neuron that lets least through has a redder, thicker border than
+    # the one that lets most through (as the page computes it, not the stylesheet's grey)
+    f_hidden = [(fp, l, j) for l, layer in enumerate(sample["layers"][:-1])
+                for j, fp in enumerate(layer["f_prime"] or [])]  # fmt: skip
+    rings = {}
+    for fp, l, j in (min(f_hidden), max(f_hidden)):
+        rect = page.get_by_test_id(f"fprime-{l}-{j}").locator("xpath=..").locator("rect")
+        rings[fp] = rect.evaluate(
+            "r => [getComputedStyle(r).stroke, getComputedStyle(r).strokeWidth]"
+        )
+    (least, wide), (most, thin) = rings[min(f_hidden)[0]], rings[max(f_hidden)[0]]
+    assert least != most and float(wide.rstrip("px")) > float(thin.rstrip("px")), rings
 
     # 1. Step backward: one layer per press, equation, numbers, code and highlight.
     down = page.get_by_role("button", name="Walk down one layer")

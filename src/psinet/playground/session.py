@@ -756,6 +756,12 @@ def _num(v: float) -> str:
     return f"{v:.4g}".replace("-", "−")
 
 
+def _factor(v: float) -> str:
+    """:func:`_num` in brackets when negative: ``0.5·(−1.2)``, never ``0.5·−1.2``."""
+    text = _num(v)
+    return f"({text})" if text.startswith("−") else text
+
+
 def backward_walk(
     net: psinet.Network, x: Array, target: Array, loss: str
 ) -> tuple[Any, list[list[float] | None], list[JSON]]:
@@ -818,7 +824,9 @@ def backward_walk(
         psi = t.layers[l - 1].psi[0]
         fp = f_prime[l - 1]
         terms = [
-            " + ".join(f"{_num(p)}·{_num(w)}" for p, w in zip(psi_above, rows[:, j], strict=True))
+            " + ".join(
+                f"{_num(p)}·{_factor(w)}" for p, w in zip(psi_above, rows[:, j], strict=True)
+            )
             for j in range(rows.shape[1])
         ]
         if fp is not None:

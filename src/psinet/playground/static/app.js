@@ -686,12 +686,14 @@
         g.append(el("text", {
           x, y: y + 10, "text-anchor": "middle", class: "fprime",
           "data-testid": `fprime-${c - 1}-${j}`, "data-value": String(fp),
-        }, fp === null ? "f′ (softmax)" : `f′ ${fmt(fp)}`));
+        }, fp === null ? "f' (softmax)" : `f'(z) ${fmt(fp)}`));
         // a ring by f′: the darker the red, the less of Ψ gets through this neuron
         if (fp !== null) {
           const shrink = Math.max(0, Math.min(1, 1 - Math.abs(fp)));
-          g.querySelector("rect").setAttribute("stroke", `rgb(${Math.round(85 + 150 * shrink)}, ${Math.round(96 - 40 * shrink)}, ${Math.round(110 - 60 * shrink)})`);
-          g.querySelector("rect").setAttribute("stroke-width", (1.2 + 2.3 * shrink).toFixed(2));
+          // (style, not attributes: the stylesheet's .node rect stroke would win over those)
+          const ring = g.querySelector("rect").style;
+          ring.stroke = `rgb(${Math.round(85 + 150 * shrink)}, ${Math.round(96 - 40 * shrink)}, ${Math.round(110 - 60 * shrink)})`;
+          ring.strokeWidth = (1.2 + 2.3 * shrink).toFixed(2);
         }
       }
       g.append(text);
@@ -948,7 +950,7 @@
     } else {
       help.textContent = "Backward: Ψ_{L-1} = ∂E/∂z at the output, then Ψ_{l-1} = (Ψ_l W_l[:, :-1]) ⊙ f'_{l-1}(z_{l-1}) " +
         "right to left (W_l without its bias column). Each edge shows ∂E/∂w = Ψ of the neuron it enters × the input it carries; " +
-        "f′ under Ψ is the factor each neuron lets through (a red ring: little). Press ▶ Step backward to walk it.";
+        "f'(z) under Ψ is the factor each neuron lets through (a red ring: little). Press ▶ Step backward to walk it.";
     }
   }
 
