@@ -15,13 +15,13 @@ from __future__ import annotations
 import math
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._checks import check_float
+from .._checks import check_float, refuse_masked
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -224,3 +224,16 @@ def _whole_ticks_if_whole(ax: Axes, x: Array) -> None:
     x = np.asarray(x, dtype=float)
     if x.size and np.array_equal(x, np.round(x)):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _float64_array(values: Any, name: str, expected: Callable[[], str]) -> Array:
+    """``values`` as a float64 array for a plot: masked arrays refused, an int beyond
+    float64 a ValueError, anything not numeric a TypeError whose message is
+    ``expected()`` (called only then)."""
+    refuse_masked(values, name)
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except OverflowError:  # an int beyond float range, e.g. 10**400
+        raise ValueError(f"{name} must hold numbers within float64's range") from None
+    except (TypeError, ValueError):
+        raise TypeError(expected()) from None

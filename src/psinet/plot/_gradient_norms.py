@@ -18,6 +18,7 @@ import numpy as np
 from .._checks import objects_as_floats, refuse_masked
 from ._figure import (
     _check_axes,
+    _float64_array,
     _for_plot,
     _log_if_positive,
     _new_figure,
@@ -205,16 +206,14 @@ def _check_norms(norms: Any) -> tuple[dict[str, Array], dict[str, Array]]:
 
 
 def _as_norm_table(values: Any, name: str) -> Array:
-    refuse_masked(values, name)
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except OverflowError:  # an int beyond float range, e.g. 10**400
-        raise ValueError(f"{name} must hold numbers within float64's range") from None
-    except (TypeError, ValueError):
-        raise TypeError(
+    array = _float64_array(
+        values,
+        name,
+        lambda: (
             f"{name} must be a History or a numeric array of shape (T, L), "
             f"got {type(values).__name__}"
-        ) from None
+        ),
+    )
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(
             f"{name} must have shape (T, L) (T records of L layers, both >= 1), "

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .._checks import refuse_masked
 from ._figure import (
     _figure_and_axes,
+    _float64_array,
     _for_plot,
     _log_if_positive,
     _new_figure,
@@ -179,13 +179,9 @@ def _check_history(history: Any) -> tuple[Array, dict[str, Array]]:
 
 
 def _as_series(values: Any, name: str) -> Array:
-    refuse_masked(values, name)
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except OverflowError:  # an int beyond float range, e.g. 10**400
-        raise ValueError(f"{name} must hold numbers within float64's range") from None
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a list of numbers, got {values!r:.60}") from None
+    array = _float64_array(
+        values, name, lambda: f"{name} must be a list of numbers, got {values!r:.60}"
+    )
     if array.ndim != 1:
         raise ValueError(f"{name} must be a flat list of numbers, got shape {array.shape}")
     return array
