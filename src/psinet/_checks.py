@@ -256,18 +256,27 @@ def refuse_non_finite(name: str) -> None:
 
 
 def as_batch(
-    value: Any, name: str, width: int, dtype: np.dtype[Any], *, check_finite: bool = True
+    value: Any,
+    name: str,
+    width: int | tuple[int, ...],
+    dtype: np.dtype[Any],
+    *,
+    check_finite: bool = True,
 ) -> tuple[Array, bool]:
-    """``value`` as ndarray of shape (N, width); also says whether a 1-D sample was given.
+    """``value`` as ndarray of shape (N, width), or (N, *width) for a sample shape such as
+    (C, H, W); also says whether a single sample was given.
 
     ``check_finite``: as for :func:`as_float_array`."""
+    shape = (width,) if isinstance(width, (int, np.integer)) else tuple(width)
     array = as_float_array(value, name, dtype, check_finite=check_finite)
-    single = array.ndim == 1
+    single = array.ndim == len(shape)
     if single:
-        array = array[None, :]
-    if array.ndim != 2 or array.shape[1] != width:
+        array = array[None]
+    if array.shape[1:] != shape:
+        each = ", ".join(map(str, shape))
         raise ValueError(
-            f"{name} must have shape (N, {width}) or ({width},), got shape {np.shape(value)}"
+            f"{name} must have shape (N, {each}) or ({each}{',' if len(shape) == 1 else ''}), "
+            f"got shape {np.shape(value)}"
         )
     if array.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one sample, got shape {array.shape}")

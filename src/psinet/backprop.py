@@ -61,7 +61,7 @@ def backward(
     ``sample_weight``: None or relative weights ``r``, ndarray of shape (N,), with
     E = (1/N) Σ_n r_n ℓ_n (``r = s·N/Σ s`` gives Σ s_n ℓ_n / Σ s_n).
     """
-    cache, W, f = net.cache, net.weights, net.activations
+    cache, W, f, layers = net.cache, net.weights, net.activations, net.layers
     assert cache is not None and cache.n_samples == len(Y), "forward must run on this batch first"
     X_bar, z, a, L = cache.X_bar, cache.z, cache.a, net.n_layers
     psi: list[Any] = [None] * L  # Ψ_l = ∂E/∂z_l                            (N, n_{l+1})
@@ -74,8 +74,10 @@ def backward(
         for l in reversed(range(L)):
             grad_W[l] = psi[l].T @ X_bar[l]  # ∂E/∂W_l = Ψ_lᵀ X̄_l
             if l > 0:  # Ψ_{l-1} = (Ψ_l W_l[:, :-1]) ⊙ f'_{l-1}(z_{l-1}), the bias column
-                # dropped (no neuron of layer l feeds the constant 1)
-                psi[l - 1] = f[l - 1].chain(psi[l] @ W[l][:, :-1], z[l - 1], a[l - 1])
+                # dropped (no neuron of layer l feeds the constant 1); a convolution's fold
+                # adds each patch row back onto its pixels (a dense layer's: nothing to do)
+                dE_dX = layers[l].fold(psi[l] @ W[l][:, :-1])  # ∂E/∂X_l = fold(Ψ_l W_l[:, :-1])
+                psi[l - 1] = f[l - 1].chain(dE_dX, z[l - 1], a[l - 1])
     except Exception as exc:
         annotate(exc, f"backprop, layer {l - 1}")  # names the part that raised, and where
         raise
@@ -214,7 +216,7 @@ def gradients(
     return_psi = check_bool(return_psi, "return_psi")
     loss = _losses.get(loss)
     _losses.check_pair(loss, net.activations[-1])
-    X, _ = as_batch(X, "X", net.n_inputs, net.dtype)
+    X, _ = as_batch(X, "X", net.input_shape, net.dtype)
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
     loss.check_targets(Y)
     l2 = _check_l2(l2)

@@ -113,7 +113,7 @@ def numerical_gradients(
     eps = check_float(eps, "eps", 0.0, 1.0, low_open=True, high_open=True)
     l2 = _check_l2(l2)
     work = net if net.dtype == np.float64 else net.copy(dtype=np.float64)
-    X, _ = as_batch(X, "X", work.n_inputs, work.dtype)
+    X, _ = as_batch(X, "X", work.input_shape, work.dtype)
     Y = as_targets(Y, X.shape[0], work.n_outputs, work.dtype)
     loss.check_targets(Y)
 
@@ -427,7 +427,7 @@ def check_gradients(
     z_out = work.cache.z[-1]
     E_scale = max(abs(E), float(np.abs(z_out).max(axis=1).mean()))
     kinks = _near_kinks(work, 40 * h)
-    X, _ = as_batch(X, "X", work.n_inputs, work.dtype)
+    X, _ = as_batch(X, "X", work.input_shape, work.dtype)
     Y = as_targets(Y, X.shape[0], work.n_outputs, work.dtype)
     _, coefficients = _STENCILS[order]
     stencil = sum(abs(c) for c in coefficients)  # Σ|c_i|: how the stencil sums E's errors

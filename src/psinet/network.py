@@ -18,10 +18,10 @@ product ``z_l = X̄_l W_lᵀ`` computes ``X_l W_l[:, :-1]ᵀ + b`` for the whole
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -32,6 +32,7 @@ from . import activations as _activations
 from ._checks import as_batch, as_float_array, check_seed, refuse_non_finite_outputs, shown
 from ._contract import annotate
 from .activations import Activation
+from .layers import Conv2D, Dense, Layer
 
 if TYPE_CHECKING:
     from .losses import Loss
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 Array = np.ndarray
 ActivationSpec = str | Activation | dict[str, Any]
+LayerSpec = int | tuple[int, ...] | Layer
 
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
@@ -58,6 +60,10 @@ class ForwardCache:
     * ``psi[l]``: ``Ψ_l = ∂E/∂z_l``, ndarray of shape (N, n_{l+1}), filled in by
       :func:`psinet.backprop.backward` (an empty list until then).
 
+    A convolution's rows are patches (:mod:`psinet.layers`): its ``X̄_l`` has shape
+    (N·P, C·kh·kw + 1) and its ``z_l``, ``X_{l+1}``, ``Ψ_l`` (N·P, filters), one row
+    per sample and each of its P output positions.
+
     ``y_hat`` is the output ``ŷ = X_L = f_{L-1}(z_{L-1})``, ndarray of shape (N, n_L).
     """
 
@@ -74,7 +80,7 @@ class ForwardCache:
     @property
     def n_samples(self) -> int:
         """N, the number of samples in the batch."""
-        return int(self.z[0].shape[0])
+        return int(self.a[-1].shape[0])
 
 
 class Weights(Sequence[Array]):
@@ -118,12 +124,15 @@ class Weights(Sequence[Array]):
 
 
 class Network:
-    """A fully connected feed-forward network with the bias as the last weight column.
+    """A feed-forward network with the bias as the last weight column.
 
     Parameters
     ----------
-    sizes : sequence of int
+    sizes : sequence of int, or an image shape and Conv2D layers first
         Layer widths ``n_0, n_1, …, n_L``, input width first; each >= 1, at least two.
+        For images, the first entry is the input shape ``(C, H, W)`` and
+        :class:`psinet.layers.Conv2D` layers may follow it before the dense widths:
+        ``[(1, 28, 28), Conv2D(8, 3), 10]``; X then has shape (N, C, H, W).
     activations : name, Activation or sequence of them
         One activation for every weight layer, or a sequence with exactly one per
         weight layer (``len(sizes) - 1``). Names: see :data:`psinet.activations.ACTIVATIONS`.
@@ -135,30 +144,37 @@ class Network:
     Attributes
     ----------
     weights : Weights
-        ``W_l``, ndarray of shape (n_{l+1}, n_l + 1) for ``l = 0 … L-1``.
+        ``W_l``, ndarray of shape (n_{l+1}, n_l + 1) for ``l = 0 … L-1``; a
+        convolution's is (filters, C·kh·kw + 1).
+    layers : tuple of Layer
+        Each weight layer's :class:`psinet.layers.Dense` or ``Conv2D``, built for its
+        input shape.
     cache : ForwardCache or None
         ``X̄_l``, ``z_l`` (and ``Ψ_l`` after backprop) of the last :meth:`forward`.
 
     Initialization: Glorot uniform ``U(±√(6/(n_in + n_out)))`` for sigmoid, tanh,
-    identity and softmax layers, He normal ``N(0, 2/n_in)`` for the ReLU family;
+    identity and softmax layers, He normal ``N(0, 2/n_in)`` for the ReLU family
+    (a convolution's fans count its kernel: C·kh·kw in, filters·kh·kw out);
     bias column 0. The same seed gives the same weights.
     """
 
     def __init__(
         self,
-        sizes: Sequence[int],
+        sizes: Sequence[LayerSpec],
         activations: ActivationSpec | Sequence[ActivationSpec],
         *,
         seed: int | None = None,
         dtype: Any = np.float64,
     ) -> None:
-        self.sizes = _check_sizes(sizes)
-        self.activations = _check_activations(activations, len(self.sizes) - 1)
+        self.input_shape, self.layers = _check_sizes(sizes)
+        # n_l: the values per sample of each layer's output (a convolution's: filters·Ho·Wo)
+        self.sizes = (math.prod(self.input_shape), *(math.prod(q.out_shape) for q in self.layers))
+        self.activations = _check_activations(activations, len(self.layers))
         self.dtype = _check_dtype(dtype)
         self.seed = check_seed(seed)
         rng = np.random.default_rng(seed)
         # the weights are views, back to back, into one flat array (an update can be one pass)
-        shapes = [(n_out, n_in + 1) for n_in, n_out in pairwise(self.sizes)]
+        shapes = [(layer.n_out, layer.n_in + 1) for layer in self.layers]
         self._weights = Weights(self, _raw.flat_arrays_like(shapes, self.dtype))
         for l, W in enumerate(self._weights._arrays):
             self._init_weight(l, rng, W)
@@ -195,6 +211,18 @@ class Network:
         return self.sizes[-1]
 
     @property
+    def architecture(self) -> list[Any]:
+        """What ``Network(sizes=…)`` was given, normalized: the input (an int, or (C, H, W)),
+        then a Conv2D per convolution and an int per dense layer."""
+        first: Any = self.input_shape[0] if len(self.input_shape) == 1 else self.input_shape
+        return [first, *(q.units if isinstance(q, Dense) else _unbuilt(q) for q in self.layers)]
+
+    @property
+    def convolutional(self) -> bool:
+        """Whether any layer is a convolution."""
+        return any(isinstance(q, Conv2D) for q in self.layers)
+
+    @property
     def n_params(self) -> int:
         """The number of parameters: Σ_l n_{l+1}(n_l + 1), biases included."""
         return sum(W.size for W in self._weights)
@@ -215,7 +243,7 @@ class Network:
             np.copyto(W, W_new)
 
     def _checked_weight(self, l: int, W: Any) -> Array:
-        expected = (self.sizes[l + 1], self.sizes[l] + 1)
+        expected = self._weights._arrays[l].shape
         W = np.array(as_float_array(W, f"weights[{l}]", self.dtype), copy=True)
         if W.shape != expected:
             raise ValueError(
@@ -226,22 +254,24 @@ class Network:
 
     def _init_weight(self, l: int, rng: np.random.Generator, W: Array) -> None:
         """Fill ``W`` = ``W_l`` (n_{l+1}, n_l + 1) in place: random weights, biases 0."""
-        n_in, n_out = self.sizes[l], self.sizes[l + 1]
+        layer = self.layers[l]
+        n_in, n_out = layer.n_in, layer.n_out
+        fan_out = n_out * (n_in // layer.in_shape[0] if isinstance(layer, Conv2D) else 1)
         W[:, -1] = 0  # the bias column
         if self.activations[l].init == "he":
             W[:, :-1] = rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_out, n_in))
         else:
-            limit = np.sqrt(6.0 / (n_in + n_out))
+            limit = np.sqrt(6.0 / (n_in + fan_out))
             W[:, :-1] = rng.uniform(-limit, limit, size=(n_out, n_in))
 
     # ------------------------------------------------------------------ forward
     def forward(self, X: Any) -> Array:
         """Run the forward phase and keep ``X̄_l`` and ``z_l`` in :attr:`cache`.
 
-        ``X``: ndarray of shape (N, n_0), or (n_0,) for one sample.
+        ``X``: ndarray of shape (N, n_0), or (n_0,) for one sample; images (N, C, H, W).
         Returns ``ŷ``, a new ndarray of shape (N, n_L) (or (n_L,) for one sample).
         """
-        X, single = as_batch(X, "X", self.n_inputs, self.dtype)
+        X, single = as_batch(X, "X", self.input_shape, self.dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
             cache = self._forward(X)
         self._refuse_non_finite(cache, X)
@@ -250,15 +280,18 @@ class Network:
         return y_hat[0] if single else y_hat
 
     def _forward(self, X: Array) -> ForwardCache:
-        """The forward phase on a checked X (N, n_0), as the derivation writes it."""
+        """The forward phase on a checked X (N, n_0) or (N, C, H, W), as the derivation
+        writes it. A dense layer's rows are samples; a convolution's are patches (one per
+        sample and position, :mod:`psinet.layers`), and the same three lines hold."""
         X_bar: list[Array] = []  # X̄_l = [X_l, 1]                          (N, n_l + 1)
         z: list[Array] = []  # z_l = X̄_l W_lᵀ                                 (N, n_{l+1})
         a: list[Array] = []  # X_{l+1} = f_l(z_l), the input of layer l + 1   (N, n_{l+1})
-        ones = np.ones((len(X), 1), dtype=self.dtype)  # the bias "input" of every sample
-        l = 0
+        layers, l = self.layers, 0
         try:
             for l, (W_l, f_l) in enumerate(zip(self.weights, self.activations, strict=True)):
                 X_l = X if l == 0 else a[l - 1]  # the data, or the layer below's output
+                X_l = layers[l].unfold(X_l)  # its rows: samples, or a convolution's patches
+                ones = np.ones((len(X_l), 1), dtype=self.dtype)  # the bias "input" of each row
                 X_bar.append(np.hstack([X_l, ones]))  # X̄_l = [X_l, 1]
                 z.append(X_bar[l] @ W_l.T)  # z_l = X̄_l W_lᵀ
                 a.append(f_l(z[l]))  # X_{l+1} = f_l(z_l)
@@ -270,10 +303,10 @@ class Network:
     def predict(self, X: Any) -> Array:
         """The output ``ŷ`` for ``X`` without touching :attr:`cache`.
 
-        ``X``: ndarray of shape (N, n_0), or (n_0,) for one sample.
+        ``X``: ndarray of shape (N, n_0), or (n_0,) for one sample; images (N, C, H, W).
         Returns a new ndarray of shape (N, n_L) (or (n_L,) for one sample).
         """
-        X, single = as_batch(X, "X", self.n_inputs, self.dtype)
+        X, single = as_batch(X, "X", self.input_shape, self.dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
             cache = self._forward(X)
         self._refuse_non_finite(cache, X)
@@ -354,7 +387,8 @@ class Network:
     # ------------------------------------------------------------------ utilities
     def copy(self, dtype: Any = None) -> Network:
         """An independent copy (weights copied, no cache), optionally in another dtype."""
-        clone = Network(self.sizes, self.activations, dtype=self.dtype if dtype is None else dtype)
+        dtype = self.dtype if dtype is None else dtype
+        clone = Network(self.architecture, self.activations, dtype=dtype)
         clone.seed = self.seed
         clone.weights = list(self._weights)  # checked and cast: a weight beyond float32 is refused
         return clone
@@ -364,13 +398,15 @@ class Network:
         header = ("layer", "n_in -> n_out", "W shape", "activation", "params")
         rows: list[tuple[str, ...]] = [
             (
-                str(l),
-                f"{self.sizes[l]} -> {self.sizes[l + 1]}",
+                str(l) if isinstance(q, Dense) else f"{l} {q!r}",
+                f"{_shape_text(q.in_shape)} -> {_shape_text(q.out_shape)}",
                 f"{W.shape}",
                 repr(f),
                 f"{W.size:,}",
             )
-            for l, (W, f) in enumerate(zip(self._weights, self.activations, strict=True))
+            for l, (W, f, q) in enumerate(
+                zip(self._weights, self.activations, self.layers, strict=True)
+            )
         ]
         total = f"total parameters: {self.n_params:,} ({np.dtype(self.dtype).name})"
         return header, rows, total
@@ -388,7 +424,7 @@ class Network:
         from ._display import html_table
 
         header, rows, total = self._summary_rows()
-        sizes = "-".join(map(str, self.sizes))
+        sizes = "-".join(map(str, self.sizes)) if not self.convolutional else "(convolutional)"
         return html_table(header, rows, caption=f"Network {sizes}", footer=total)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -400,24 +436,64 @@ class Network:
     def __repr__(self) -> str:
         names = [repr(f) if f.get_config().keys() - {"name"} else f.name for f in self.activations]
         return (
-            f"Network(sizes={list(self.sizes)}, activations={names}, "
+            f"Network(sizes={self.architecture}, activations={names}, "
             f"dtype={np.dtype(self.dtype).name}, params={self.n_params:,})"
         )
 
 
-def _check_sizes(sizes: Any) -> tuple[int, ...]:
+def _check_sizes(sizes: Any) -> tuple[tuple[int, ...], tuple[Layer, ...]]:
+    """(the input shape, each weight layer built) from ``[input, layer, …]``: the input an
+    int or (C, H, W), the layers ints (dense widths), Dense or Conv2D; the last dense."""
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         if not isinstance(sizes, np.ndarray):
             raise TypeError(f"sizes must be a sequence of ints, got {type(sizes).__name__}")
     sizes = list(sizes)
     if len(sizes) < 2:
         raise ValueError(f"sizes must list at least two layer widths (input, output), got {sizes}")
-    for n in sizes:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-            raise TypeError(f"sizes must be ints, got {n!r} ({type(n).__name__}) in {sizes}")
-        if n < 1:
-            raise ValueError(f"sizes must be >= 1, got {n} in {sizes}")
-    return tuple(int(n) for n in sizes)
+    first, *rest = sizes
+    if isinstance(first, (tuple, list)):
+        if len(first) != 3 or not all(_is_int(n) and n >= 1 for n in first):
+            raise ValueError(
+                f"an image input must be a (channels, height, width) tuple of ints >= 1, "
+                f"got {first!r} in {sizes}"
+            )
+        shape: tuple[int, ...] = tuple(int(n) for n in first)
+    else:
+        shape = (_width(first, sizes),)
+    layers: list[Layer] = []
+    for l, spec in enumerate(rest):
+        layer = spec if isinstance(spec, Layer) else Dense(_width(spec, sizes))
+        layers.append(layer.build(shape, first=l == 0))
+        shape = layers[-1].out_shape
+    if not isinstance(layers[-1], Dense):
+        raise ValueError(
+            f"the last layer must be a dense width (the outputs), got {rest[-1]!r} in {sizes}"
+        )
+    return layers[0].in_shape, tuple(layers)
+
+
+def _is_int(n: Any) -> bool:
+    return not isinstance(n, (bool, np.bool_)) and isinstance(n, (int, np.integer))
+
+
+def _width(n: Any, sizes: list[Any]) -> int:
+    if not _is_int(n):
+        raise TypeError(
+            f"sizes must be ints, got {n!r} ({type(n).__name__}) in {sizes} (for images: "
+            "the input shape (C, H, W) first, then Conv2D layers, then ints)"
+        )
+    if n < 1:
+        raise ValueError(f"sizes must be >= 1, got {n} in {sizes}")
+    return int(n)
+
+
+def _unbuilt(layer: Layer) -> Layer:
+    """A layer as the user wrote it (no input shape): what rebuilds the network."""
+    return type(layer)(**layer.get_config())
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape))
 
 
 def _check_activations(spec: Any, n_layers: int) -> tuple[Activation, ...]:

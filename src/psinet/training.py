@@ -261,7 +261,7 @@ def evaluate(
     net = check_network(net)
     loss = _losses.get(loss)
     _losses.check_pair(loss, net.activations[-1])  # E must be a loss of these outputs
-    X, _ = as_batch(X, "X", net.n_inputs, net.dtype)
+    X, _ = as_batch(X, "X", net.input_shape, net.dtype)
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
     loss.check_targets(Y)
     l2 = _check_l2(l2)
@@ -328,7 +328,7 @@ def train_step(
     _losses.check_pair(loss, net.activations[-1])  # E must be a loss of these outputs
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a psinet Optimizer, got {type(optimizer).__name__}")
-    X, _ = as_batch(X, "X", net.n_inputs, net.dtype)
+    X, _ = as_batch(X, "X", net.input_shape, net.dtype)
     Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
     loss.check_targets(Y)
     l2 = _check_l2(l2)
@@ -469,7 +469,7 @@ def fit(
         callable(getattr(file, name, None)) for name in ("write", "flush")
     ):
         raise TypeError(f"file must be a text stream with write() and flush(), got {file!r}")
-    X, _ = as_batch(X, "X", net.n_inputs, net.dtype, check_finite=False)  # converted once
+    X, _ = as_batch(X, "X", net.input_shape, net.dtype, check_finite=False)  # converted once
     # max|X| bounds every batch's ‖X̄_0‖² (the divergence check); a NaN or inf shows in it,
     # so it is also the check that X is finite (one pass fewer over the data)
     x_max = max(float(X.max()), -float(X.min()))
@@ -707,7 +707,7 @@ def _split_validation(
     if validation_data is not None:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise TypeError("validation_data must be a tuple (X_val, Y_val)")
-        X_val, _ = as_batch(validation_data[0], "X_val", net.n_inputs, net.dtype)
+        X_val, _ = as_batch(validation_data[0], "X_val", net.input_shape, net.dtype)
         Y_val = as_targets(validation_data[1], X_val.shape[0], net.n_outputs, net.dtype)
         loss.check_targets(Y_val)
         return X, Y, (X_val, Y_val)

@@ -117,7 +117,7 @@ def check_backprop(
     if X is None:
         X, Y = _probes(net, loss, check_seed(seed))
     else:
-        X, _ = as_batch(X, "X", net.n_inputs, net.dtype)
+        X, _ = as_batch(X, "X", net.input_shape, net.dtype)
         Y = as_targets(Y, X.shape[0], net.n_outputs, net.dtype)
         loss.check_targets(Y)
     X, Y = np.array(X, dtype=net.dtype), np.array(Y, dtype=net.dtype)  # our own copies

@@ -173,7 +173,7 @@ def _network_trace(net: Network, X: Any, Y: Any, loss: Any, show: str) -> Any:
         raise ValueError(
             f"show={show!r} needs one sample: X, Y and loss, got no {', '.join(missing)}"
         )
-    X_checked, _ = as_batch(X, "X", net.n_inputs, net.dtype)
+    X_checked, _ = as_batch(X, "X", net.input_shape, net.dtype)
     if X_checked.shape[0] != 1:
         raise ValueError(
             f"X must be one sample, of shape ({net.n_inputs},) or (1, {net.n_inputs}), "
