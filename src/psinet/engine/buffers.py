@@ -16,16 +16,15 @@ once (:mod:`psinet.engine.moves`). What changes, and why the result is the same:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from .. import _raw
 from .._contract import annotate, exactly
 from ..activations import Softmax
 from ..network import ForwardCache, Network
 from .moves import TransposedProduct, forward_move, product
+from .patches import unfold_put
 
 Array = np.ndarray
 
@@ -45,27 +44,31 @@ class Buffers:
     """One batch size's arrays: ``cache`` (a :class:`psinet.network.ForwardCache` whose
     lists are the buffers, ``cache.psi`` included), ``X_bar_0`` (the cache's own X̄_0
     buffer) and ``moves``, per layer ``(l, product, W_lᵀ, z_l, f_l's move, a_l,
-    X̄_{l+1}[:, :-1], X̄_{l+1})`` (the last two None for l = L-1)."""
+    X̄_{l+1}[:, :-1], X̄_{l+1}, put)`` (the two X̄ None for l = L-1; ``put(X̄_{l+1}[:,
+    :-1], a_l)`` writes the next layer's rows: a copy, or a convolution's patches)."""
 
     def __init__(self, net: Network, n_samples: int) -> None:
-        sizes, dtype, N = net.sizes, net.dtype, n_samples
-        X_bar = [np.empty((N, n + 1), dtype=dtype) for n in sizes[:-1]]
+        dtype, N, layers = net.dtype, n_samples, net.layers
+        # each layer's rows: N (dense) or N·P (a convolution: one per sample and position)
+        rows = [N * q.positions for q in layers]
+        X_bar = [np.empty((R, q.n_in + 1), dtype=dtype) for R, q in zip(rows, layers, strict=True)]
         for X_bar_l in X_bar:
             X_bar_l[:, -1] = 1  # the bias "input", written once and never overwritten
-        last = len(sizes) - 2
+        last = len(layers) - 1
         softmax_out = exactly(net.activations[-1], Softmax)
         self.z_T = [
-            np.empty((n, N), dtype=dtype)
-            if _transposed(dtype, n_in, n) or (softmax_out and l == last)
+            np.empty((q.n_out, N), dtype=dtype)
+            if q.positions == 1
+            and (_transposed(dtype, q.n_in, q.n_out) or (softmax_out and l == last))
             else None
-            for l, (n_in, n) in enumerate(pairwise(sizes))
+            for l, q in enumerate(layers)
         ]
         z = [
-            np.empty((N, n), dtype=dtype) if zt is None else zt.T
-            for n, zt in zip(sizes[1:], self.z_T, strict=True)
+            np.empty((R, q.n_out), dtype=dtype) if zt is None else zt.T
+            for R, q, zt in zip(rows, layers, self.z_T, strict=True)
         ]
-        psi = [np.zeros((N, n), dtype=dtype) for n in sizes[1:]]
-        a = [np.empty((N, n), dtype=dtype) for n in sizes[1:]]
+        psi = [np.zeros((R, q.n_out), dtype=dtype) for R, q in zip(rows, layers, strict=True)]
+        a = [np.empty((R, q.n_out), dtype=dtype) for R, q in zip(rows, layers, strict=True)]
         self.cache = ForwardCache(X_bar=X_bar, z=z, a=a, psi=psi)
         self.X_bar_0 = X_bar[0]
         self.n_samples = N
@@ -74,16 +77,18 @@ class Buffers:
     def _bind(self, net: Network) -> list[tuple[Any, ...]]:
         """Each layer's forward moves, bound to these arrays (the weights are the network's
         own arrays for its whole life, so the views stay valid)."""
-        cache, N, moves = self.cache, self.n_samples, []
+        cache, moves = self.cache, []
         for l, (W, f) in enumerate(zip(net.weights, net.activations, strict=True)):
-            z_product, W_T = product(N, W.shape[1], W.shape[0]), W.T
+            R = len(cache.X_bar[l])  # the layer's rows
+            z_product, W_T = product(R, W.shape[1], W.shape[0]), W.T
             z_T = self.z_T[l]
             if z_T is not None:  # the same z_l, written as z_lᵀ = W_l X̄_lᵀ (see _transposed)
                 z_product = TransposedProduct(W, z_T)
             X_bar_next = cache.X_bar[l + 1] if l + 1 < net.n_layers else None
             X_next = None if X_bar_next is None else X_bar_next[:, :-1]
+            put = None if X_next is None else unfold_put(net.layers[l + 1], cache.a[l], X_next)
             move = forward_move(f, cache.z[l], cache.a[l])
-            moves.append((l, z_product, W_T, cache.z[l], move, cache.a[l], X_next, X_bar_next))
+            moves.append((l, z_product, W_T, cache.z[l], move, cache.a[l], X_next, X_bar_next, put))
         return moves
 
 
@@ -93,13 +98,13 @@ def forward(X_bar_0: Array, buffers: Buffers, moves: Sequence[tuple[Any, ...]]) 
     buffers' own, or a step plan's variant of them."""
     cache = buffers.cache
     cache.X_bar[0] = X_bar_0
-    X_bar_l, l, copyto = X_bar_0, 0, _raw.copyto
+    X_bar_l, l = X_bar_0, 0
     try:
-        for l, z_product, W_T, z_l, f_l, a_l, X_next, X_bar_next in moves:  # noqa: B007
+        for l, z_product, W_T, z_l, f_l, a_l, X_next, X_bar_next, put in moves:  # noqa: B007
             z_product(X_bar_l, W_T, z_l)  # z_l = X̄_l W_lᵀ              (N, n_{l+1})
             f_l()  # a_l = X_{l+1} = f_l(z_l)                           (N, n_{l+1})
             if X_bar_next is not None:
-                copyto(X_next, a_l)  # X̄_{l+1} = [X_{l+1}, 1]        (N, n_{l+1} + 1)
+                put(X_next, a_l)  # X̄_{l+1} = [X_{l+1}, 1]           (N, n_{l+1} + 1)
             X_bar_l = X_bar_next
     except Exception as exc:
         annotate(exc, f"the forward pass, layer {l}")

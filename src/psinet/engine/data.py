@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 
 from ..backprop import output_loss
+from ..layers import Conv2D, Dense
 from ..losses import Loss, fused_pair
 from ..metrics import weighted_correct
 from ..network import Network
+from .patches import unfold_data
 from .step import sigmoid_start, sigmoid_targets
 
 Array = np.ndarray
@@ -50,13 +52,20 @@ class EpochData:
         multilabel: bool,
         shuffled: bool,
     ) -> None:
+        first = net.layers[0]
+        if isinstance(first, Dense):  # images into a dense layer: flattened, (C, H, W) order
+            X = X.reshape(len(X), -1)
         self._X, self._Y, self._r = X, Y, r
         self.net, self._loss = net, loss
+        # A convolution's X̄_0 holds patches, made batch by batch from the images (in this
+        # epoch's order: X_images) into the step's own X̄_0 (see X_bar_b)
+        self.first: Conv2D | None = first if isinstance(first, Conv2D) else None
+        self.X_images = X
         # Unshuffled, a wide input is copied batch by batch into the cache's X̄_0, where the
         # product reads it while it is still in the CPU cache; built for the whole data
         # ahead, it would be read back from memory (medium, large: 3–5% of a step).
         self.X_bar: Array | None = None
-        if shuffled or X.shape[1] < _COPY_AHEAD_MAX_WIDTH:
+        if self.first is None and (shuffled or X.shape[1] < _COPY_AHEAD_MAX_WIDTH):
             self.X_bar = np.empty((X.shape[0], X.shape[1] + 1), dtype=X.dtype)
             self.X_bar[:, -1] = 1  # the bias "input" of every sample
         self.Y, self.r = Y, r  # in a buffer of their own once shuffled
@@ -83,12 +92,17 @@ class EpochData:
             if self.sigmoid_start:
                 sigmoid_targets(self.Y, out=self.Y_start)
             return
-        assert self.X_bar is not None  # built for every shuffled fit
+        if self.first is not None:  # images: the patches are made per batch
+            if self.X_images is self._X:
+                self.X_images = np.empty_like(self._X)
+            np.take(self._X, order, axis=0, out=self.X_images, mode="clip")
+        assert self.X_bar is not None or self.first is not None  # built for every shuffled fit
         if self.Y is self._Y:
             self.Y = np.empty_like(self._Y)
             self.r = None if self._r is None else np.empty_like(self._r)
             self._batches = None  # views of the new buffers from now on
-        np.take(self._X, order, axis=0, out=self.X_bar[:, :-1], mode="clip")  # valid indices
+        if self.X_bar is not None:
+            np.take(self._X, order, axis=0, out=self.X_bar[:, :-1], mode="clip")  # valid indices
         np.take(self._Y, order, axis=0, out=self.Y, mode="clip")
         if self._r is not None and self.r is not None:
             np.take(self._r, order, out=self.r, mode="clip")
@@ -121,6 +135,8 @@ class EpochData:
         a view of the arranged data, or copied into ``out`` (its ones column written)."""
         if self.X_bar is not None:
             return self.X_bar[a:b]
+        if self.first is not None:  # a convolution's patches, into the step's X̄_0
+            return unfold_data(self.first, self.X_images[a:b], out)
         out[:, :-1] = self._X[a:b]
         return out
 

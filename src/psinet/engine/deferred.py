@@ -150,7 +150,7 @@ class PendingFirstLayer:
         steps, cost = _DEFER.get(W_0.dtype, (0, math.inf))
         if not plain_sgd(optimizer) or l2 or folded_rate(optimizer) is None:
             return None
-        if not built_in(net, loss):
+        if not built_in(net, loss) or net.convolutional:  # (derived for dense layers)
             return None
         if W_0.nbytes < _DEFER_MIN_BYTES or net.sizes[1] <= cost * B * B:
             return None

@@ -51,8 +51,10 @@ class Engine:
         self.net, self.loss_fn, self.optimizer, self.l2 = net, loss, optimizer, l2
         self.weighted = r is not None
         self.grads = grads
-        # every batch's ‖X̄_0‖² is at most B·(1 + n_0·max|X|²): the divergence check's bound
-        self.X_bar_norm2_per_row = 1.0 + X.shape[1] * x_max * x_max
+        # every batch's ‖X̄_0‖² is at most B·P·(1 + n·max|X|²) for P rows of n values per
+        # sample (a dense layer: P = 1, n = n_0; a convolution: P positions, n = C·kh·kw)
+        first = net.layers[0]
+        self.X_bar_norm2_per_row = first.positions * (1.0 + first.n_in * x_max * x_max)
         multilabel = loss.name == "binary_crossentropy"
         self.data = EpochData(X, Y, r, net, loss, multilabel=multilabel, shuffled=shuffle)
         self.batch_size = batch_size

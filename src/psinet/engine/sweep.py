@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from .._contract import annotate
+from ..layers import Layer
 from ..network import ForwardCache, Network
 from .moves import backward_move, product
+from .patches import changes_rows, fold_move
 
 Array = np.ndarray
 
@@ -41,23 +43,27 @@ class Sweep:
     ) -> None:
         W, f = net.weights, net.activations
         X_bar, z, a, psi = cache.X_bar, cache.z, cache.a, cache.psi
-        N, sizes = cache.n_samples, net.sizes
+        layers = net.layers
+        folds = {l: _fold(layers[l], psi[l], psi[l - 1]) for l in range(1, net.n_layers)}
         self.upper = [  # layers L-1 … 1: a gradient, then Ψ one layer down
             (
                 l,
-                product(sizes[l + 1], N, sizes[l] + 1, grad_W[l]),  # for Ψ_lᵀ X̄_l
+                product(q.n_out, len(X_bar[l]), q.n_in + 1, grad_W[l]),  # for Ψ_lᵀ X̄_l
                 psi[l].T,
                 X_bar[l],
                 grad_W[l],
-                product(N, sizes[l + 1], sizes[l]),  # for Ψ_l W_l[:, :-1]
+                product(len(X_bar[l]), q.n_out, q.n_in),  # for Ψ_l W_l[:, :-1]
                 psi[l],
                 W[l][:, :-1],  # the bias column dropped: no neuron of layer l feeds the 1
-                psi[l - 1],
+                folds[l][0],  # Ψ_l W_l[:, :-1]: Ψ_{l-1}'s buffer, or a convolution's rows
+                folds[l][1],  # fold them onto Ψ_{l-1}'s buffer (nothing for dense layers)
                 backward_move(f[l - 1], psi[l - 1], z[l - 1], a[l - 1]),
             )
-            for l in reversed(range(1, net.n_layers))
+            for l, q in reversed(list(enumerate(layers)))
+            if l > 0
         ]
-        self.first = (product(sizes[1], N, sizes[0] + 1, grad_W[0]), psi[0].T, grad_W[0])
+        q0 = layers[0]
+        self.first = (product(q0.n_out, len(X_bar[0]), q0.n_in + 1, grad_W[0]), psi[0].T, grad_W[0])
         self.W, self.grad_W, self.l2, self.scale = W, grad_W, l2, scale
 
     def run(self, X_bar_0: Array) -> float:
@@ -77,10 +83,13 @@ class Sweep:
                 psi_l,
                 W_l,
                 psi_down,
+                fold,
                 f_prime,
             ) in self.upper:
                 grad_product(psi_T, X_bar_l, grad_l)  # ∂E/∂W_l = Ψ_lᵀ X̄_l   (n_{l+1}, n_l + 1)
                 psi_product(psi_l, W_l, psi_down)  # Ψ_l W_l[:, :-1]          (N, n_l)
+                if fold is not None:
+                    fold()  # ∂E/∂X_l = fold(Ψ_l W_l[:, :-1]), into Ψ_{l-1}'s buffer
                 f_prime()  # Ψ_{l-1} = (Ψ_l W_l[:, :-1]) ⊙ f'_{l-1}(z_{l-1}), in place
             grad_product, psi_T, grad_0 = self.first
             grad_product(psi_T, X_bar_0, grad_0)  # ∂E/∂W_0 = Ψ_0ᵀ X̄_0
@@ -90,6 +99,16 @@ class Sweep:
         if self.l2:
             return add_l2(self.W, self.grad_W, self.l2, self.scale)
         return 0.0
+
+
+def _fold(layer: Layer, psi_l: Array, psi_down: Array) -> tuple[Array, Any]:
+    """(where ``Ψ_l W_l[:, :-1]`` is written, the move folding it onto ``psi_down``):
+    ``psi_down`` itself and None for a dense layer on a dense one, else a buffer of the
+    layer's rows and its :func:`psinet.engine.patches.fold_move`."""
+    if not changes_rows(layer):
+        return psi_down, None
+    rows = np.empty((len(psi_l), layer.n_in), dtype=psi_l.dtype)
+    return rows, fold_move(layer, rows, psi_down)
 
 
 def add_l2(W: Sequence[Array], grad_W: Sequence[Array], l2: float, scale: float = 1.0) -> float:
