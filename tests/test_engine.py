@@ -26,8 +26,9 @@ import psinet
 from psinet import Network, check_gradients, gradients, optimizers, schedules
 from psinet._checks import DivergenceError, as_sample_weight
 from psinet.activations import ACTIVATIONS, Activation, Identity, ReLU, Sigmoid, Tanh
-from psinet.engine import buffers, deferred, moves, step, sweep
+from psinet.engine import buffers, data, deferred, moves, patches, step, sweep
 from psinet.engine.data import EpochData
+from psinet.layers import Conv2D, Dense
 from psinet.losses import BinaryCrossEntropy, CategoricalCrossEntropy, Loss, MeanSquaredError
 from psinet.metrics import weighted_correct
 from psinet.training import _epoch_order, train_step
@@ -153,7 +154,8 @@ def _setup(config):
     (sizes, hidden, (loss, out, kind), dtype, opt, N, batch, shuffle, weighted, l2, epochs,
      seed) = config  # fmt: skip
     rng = np.random.default_rng(seed)
-    X = (rng.normal(size=(N, sizes[0])) / math.sqrt(sizes[0])).astype(dtype)  # ‖x‖ ≈ 1
+    shape = sizes[0] if isinstance(sizes[0], tuple) else (sizes[0],)  # (n_0,) or (C, H, W)
+    X = (rng.normal(size=(N, *shape)) / math.sqrt(math.prod(shape))).astype(dtype)  # ‖x‖ ≈ 1
     Y = _targets(kind, rng, N, sizes[-1], dtype)
     s = rng.uniform(0.0, 3.0, size=N) if weighted else None
     activations = [hidden[l % len(hidden)] for l in range(len(sizes) - 2)] + [out]
@@ -262,8 +264,8 @@ def psi_scales(net, Y, loss):
     scales = [0.0] * len(W)
     for l in reversed(range(len(W))):
         scales[l] = float(np.max(psi)) * 10  # and a margin for the rounding of the start
-        if l > 0:
-            psi = (psi @ np.abs(W[l][:, :-1])) * np.abs(
+        if l > 0:  # (a convolution's fold adds absolute values: still a bound)
+            psi = net.layers[l].fold(psi @ np.abs(W[l][:, :-1])) * np.abs(
                 f[l - 1].derivative(cache.z[l - 1], cache.a[l - 1])
             )
     return scales
@@ -295,6 +297,34 @@ def configs(draw, wide=False):
 @settings(max_examples=400)  # about 10 ms an example
 @given(configs())
 def test_fit_is_the_textbook(config):
+    assert_equal(config)
+
+
+@st.composite
+def conv_configs(draw):
+    """Networks with 1–3 convolutions (strides, padding, pairs, channels) then dense layers."""
+    C, H, W = draw(st.integers(1, 3)), draw(st.integers(3, 9)), draw(st.integers(3, 9))
+    layers, shape = [], (C, H, W)
+    for _ in range(draw(st.integers(1, 3))):
+        k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+        pad = draw(st.sampled_from([0, 0, 1, (1, 0)]))
+        pad2 = pad if isinstance(pad, tuple) else (pad, pad)
+        if k[0] > shape[1] + 2 * pad2[0] or k[1] > shape[2] + 2 * pad2[1]:
+            break
+        layer = Conv2D(draw(st.integers(1, 4)), k, stride=stride, padding=pad)
+        layers.append(layer)
+        shape = layer.build(shape, first=False).out_shape
+    base = draw(configs())
+    dense = [draw(st.integers(1, 8)) for _ in range(draw(st.integers(0, 1)))]
+    return _with(base, sizes=((C, H, W), *layers, *dense, base[0][-1]))
+
+
+@settings(max_examples=120)  # about 25 ms an example
+@given(conv_configs())
+def test_fit_with_convolutions_is_the_textbook(config):
+    """Convolutions: fit's patches written into buffers and folds into Ψ's buffers equal
+    the textbook's unfold / hstack / fold on new arrays."""
     assert_equal(config)
 
 
@@ -423,6 +453,39 @@ def test_mutation_deferred_update(monkeypatch, deferring):
 
     monkeypatch.setattr(deferred.PendingFirstLayer, "forward_product", broken)
     assert differences(config)
+
+
+CONV = _with(BASE, sizes=((2, 6, 5), Conv2D(3, 3, padding=1), Conv2D(4, 2, stride=2), 3))
+
+
+def test_the_unbroken_engine_passes_the_convolution_configs():
+    for config in (CONV, _with(CONV, shuffle=False, opt="adam", dtype=np.float32)):
+        assert differences(config) == []
+
+
+def test_mutation_unfold_into_the_buffer(monkeypatch):
+    put = patches.unfold_put
+    monkeypatch.setattr(buffers, "unfold_put", lambda layer, src, dst: (
+        put(layer, src, dst) if isinstance(layer, Dense) else (lambda d, s: None)))  # fmt: skip
+    assert differences(CONV)  # a convolution's patches never written
+
+
+def test_mutation_fold_into_psi(monkeypatch):
+    fold = patches.fold_move
+
+    def broken(layer, G, psi_down):  # a convolution's fold never run: Ψ_{l-1} stale
+        move = fold(layer, G, psi_down)
+        return lambda: None if isinstance(layer, Conv2D) else move()
+
+    monkeypatch.setattr(sweep, "fold_move", broken)
+    assert differences(CONV)
+
+
+def test_mutation_first_layer_patches(monkeypatch):
+    unfold = patches.unfold_data
+    monkeypatch.setattr(data, "unfold_data", lambda layer, X_b, X_bar: unfold(
+        layer, X_b[::-1], X_bar))  # fmt: skip
+    assert differences(CONV)  # the batch's patches in the wrong order
 
 
 def test_mutation_data_arrangement(monkeypatch):
