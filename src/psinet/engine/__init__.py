@@ -4,10 +4,13 @@ The textbook (:meth:`psinet.Network.forward` and :func:`psinet.backprop.backward
 run by ``train_step``, ``gradients``, ``trace`` and ``check_gradients``) makes the four
 moves of the derivation on a batch, each line an equation::
 
-    1. forward     X̄_l = [X_l, 1],  z_l = X̄_l W_lᵀ,  X_{l+1} = f_l(z_l)
+    1. forward     X̄_l = [unfold(X_l), 1],  z_l = X̄_l W_lᵀ,  X_{l+1} = f_l(z_l)
     2. start       Ψ_{L-1} = ∂E/∂ŷ ⊙ f'_{L-1}(z_{L-1})
-    3. backward    ∂E/∂W_l = Ψ_lᵀ X̄_l,  Ψ_{l-1} = (Ψ_l W_l[:, :-1]) ⊙ f'_{l-1}(z_{l-1})
+    3. backward    ∂E/∂W_l = Ψ_lᵀ X̄_l,  Ψ_{l-1} = fold(Ψ_l W_l[:, :-1]) ⊙ f'_{l-1}(z_{l-1})
     4. update      optimizer.step(W, ∂E/∂W)
+
+(unfold and fold change nothing for a dense layer; a convolution's make its patch rows
+and add them back onto their pixels, :mod:`psinet.layers`.)
 
 The engine makes the same moves and computes the same numbers, to rounding. Each trick
 changes how, never what (the module that holds it says why the result is the same):
@@ -25,7 +28,10 @@ changes how, never what (the module that holds it says why the result is the sam
 * **the deferred first-layer update** (:mod:`.deferred`): a wide first layer's updates
   applied a few steps at a time, the forward pass corrected exactly in between;
 * **the epoch's data arrangement** (:mod:`.data`): one permutation per epoch, batches
-  as views, the epoch's loss from the outputs the steps kept.
+  as views, the epoch's loss from the outputs the steps kept;
+* **patches in place** (:mod:`.patches`): a convolution's patches written straight into
+  ``X̄_l``'s buffer through a window view bound once, and its fold added offset by
+  offset into the buffer ``Ψ_{l-1}`` is made in (no new arrays, no ``hstack``).
 
 A fast path stands in for a part only when the part is exactly the built-in
 (:func:`psinet._contract.exactly`); a custom activation or loss, or a subclass that

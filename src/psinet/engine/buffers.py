@@ -6,7 +6,9 @@ every step of one batch size reuses, each layer's product and activation bound t
 once (:mod:`psinet.engine.moves`). What changes, and why the result is the same:
 
 * **Buffers.** ``X̄_l`` gets its column of ones once, when allocated; each step writes
-  ``X_{l+1}`` into ``X̄_{l+1}[:, :-1]``: the same values as ``[X_{l+1}, 1]``.
+  ``X_{l+1}`` into ``X̄_{l+1}[:, :-1]``: the same values as ``[X_{l+1}, 1]`` (for a
+  convolution, its patches, :mod:`psinet.engine.patches`). A convolution's arrays have
+  a row per sample and output position.
 * **Transposed layouts.** A wide float32 layer's ``z_l`` is computed as ``z_lᵀ = W_l
   X̄_lᵀ`` (OpenBLAS is faster that way round), and a built-in softmax output keeps
   ``z_{L-1}`` as the transpose of an (n_L, N) array (its row maxima run along contiguous
