@@ -1,14 +1,16 @@
 """Saving and loading networks (and optimizer state) as one ``.npz`` file.
 
-:func:`save` writes a network, and optionally its optimizer's state, to a plain,
-uncompressed NumPy ``.npz`` archive (``np.load`` reads it, no pickle involved);
-:func:`load` and :func:`load_with_optimizer` read it back, bit for bit. Writing is
-atomic: a failed save never damages an existing file. Loading never trusts the file: a
-damaged, foreign, newer or inconsistent file raises :class:`FormatError`, and nothing in
-it is ever executed or unpickled. One module per idea:
+:func:`save` writes a network (dense, or an image network with Conv2D layers), and
+optionally its optimizer's state, to a plain, uncompressed NumPy ``.npz`` archive
+(``np.load`` reads it, no pickle involved); :func:`load` and :func:`load_with_optimizer`
+read it back, bit for bit, architecture included. Writing is atomic: a failed save
+never damages an existing file. Loading never trusts the file: a damaged, foreign, newer
+or inconsistent file raises :class:`FormatError`, and nothing in it is ever executed or
+unpickled. One module per idea:
 
-* :mod:`psinet.io._format`: the file format: its members, the JSON header's keys,
-  :data:`FORMAT_VERSION` and :data:`HEADER_LIMIT`;
+* :mod:`psinet.io._format`: the file format: its members, the JSON header's keys (an
+  image network's ``"architecture"`` among them), :data:`FORMAT_VERSION` and
+  :data:`HEADER_LIMIT`;
 * :mod:`psinet.io._save`: :func:`save`: a Network and optimizer checked, then turned
   into that header and those arrays;
 * :mod:`psinet.io._load`: :func:`load` and :func:`load_with_optimizer`: a checked

@@ -246,8 +246,10 @@ def _check_declared(
     name: str,
     shape: tuple[int, ...],
     dtype: np.dtype[Any],
+    source: str = "sizes",
 ) -> _Declared:
-    """A member's declaration, refused unless it is ``shape`` and ``dtype`` and fills the member."""
+    """A member's declaration, refused unless it is ``shape`` and ``dtype`` and fills the member
+    (``source``: where the expected shape came from, for the message)."""
     d = _read_declaration(path, zf, info)
     if d.dtype.hasobject:
         raise FormatError(
@@ -257,7 +259,9 @@ def _check_declared(
     if d.dtype.newbyteorder("=") != dtype:  # either byte order: files move between machines
         raise FormatError(f"{path}: {name} must have dtype {dtype.name}, found {d.dtype}")
     if d.shape != shape:
-        raise FormatError(f"{path}: {name} must have shape {shape} (from sizes), found {d.shape}")
+        raise FormatError(
+            f"{path}: {name} must have shape {shape} (from {source}), found {d.shape}"
+        )
     needed = d.offset + math.prod(shape) * dtype.itemsize
     if info.file_size != needed:
         raise FormatError(

@@ -10,6 +10,7 @@ checks. A bad file raises :class:`~psinet.io.FormatError`.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 import zipfile
@@ -20,6 +21,7 @@ import numpy as np
 
 from .. import activations as _activations
 from ..activations import Activation
+from ..layers import Dense, Layer, from_config
 from ..network import Network
 from ..optimizers import Optimizer
 from ._archive import (
@@ -37,6 +39,7 @@ from ._archive import (
     decode_json_object,
 )
 from ._format import (
+    _ARCHITECTURE_SINCE,
     _DTYPES,
     _REQUIRED_KEYS,
     _STATE_NAME,
@@ -52,9 +55,11 @@ PathLike = str | os.PathLike[str]
 def load(path: PathLike) -> Network:
     """Read a network written by :func:`save`.
 
-    Returns a new :class:`Network` with the saved sizes, activations, dtype and
-    weights ``W_l``, ndarray of shape (n_{l+1}, n_l + 1), bit for bit. Optimizer state
-    in the file is checked too, and ignored; see :func:`load_with_optimizer`.
+    Returns a new :class:`Network` with the saved architecture (widths, or an image
+    input shape and Conv2D layers), activations, dtype and weights ``W_l``, ndarray of
+    shape (n_{l+1}, n_l + 1) (a convolution's (filters, C·kh·kw + 1)), bit for bit.
+    Optimizer state in the file is checked too, and ignored; see
+    :func:`load_with_optimizer`. Files of format version 1 (psinet 0.1.0) load too.
 
     Raises
     ------
@@ -114,7 +119,8 @@ def _load_archive(path: Path, zf: zipfile.ZipFile, size: int) -> tuple[Network, 
     # 2. The JSON header (bounded), and everything it describes built as plain objects.
     header = _read_header(path, zf, infos["header.npy"])
     sizes, dtype, activations = _check_network_header(path, header)
-    shapes = [(sizes[l + 1], sizes[l] + 1) for l in range(len(sizes) - 1)]
+    architecture, shapes = _check_architecture(path, header, sizes)
+    source = "sizes" if architecture is sizes else "the architecture"
     expected = {f"W_{l}": shape for l, shape in enumerate(shapes)}
     opt_header = header.get("optimizer")
     if opt_header is not None:
@@ -126,14 +132,14 @@ def _load_archive(path: Path, zf: zipfile.ZipFile, size: int) -> tuple[Network, 
 
     # 3. Each member's .npy header: dtype, shape and byte count declared, before any data.
     declared = {
-        name: _check_declared(path, zf, infos[f"{name}.npy"], name, shape, dtype)
+        name: _check_declared(path, zf, infos[f"{name}.npy"], name, shape, dtype, source)
         for name, shape in expected.items()
     }
     if _LEGACY_MEMBER in infos:
         _check_declared(path, zf, infos[_LEGACY_MEMBER], "allow_pickle", (), np.dtype(bool))
 
     # 4. The arrays, each read once: the weights straight into the new network's own.
-    net = Network(sizes, activations, dtype=dtype)
+    net = Network(architecture, activations, dtype=dtype)
     for l in range(len(shapes)):
         W = _read_data(path, zf, infos[f"W_{l}.npy"], declared[f"W_{l}"], into=net.weights[l])
         _check_finite(path, f"W_{l}", W)
@@ -245,6 +251,78 @@ def _check_network_header(
                 f"{type(exc).__name__}: {exc}"
             ) from None
     return sizes, _DTYPES[dtype_name], activations
+
+
+def _check_architecture(
+    path: Path, header: dict[str, Any], sizes: list[int]
+) -> tuple[list[Any], list[tuple[int, int]]]:
+    """What rebuilds the network (``Network``'s first argument) and each ``W_l``'s shape.
+
+    A dense network's are ``sizes`` itself and (n_{l+1}, n_l + 1). An image network's
+    come from the header's "architecture": [C, H, W], then per weight layer a width or a
+    ``{"class": ..., ...}`` layer object, each built by the layers' own checks (a stride
+    of 0, an unknown class, a kernel larger than its input are refused); the values per
+    sample it gives must be ``sizes``. Nothing is allocated: building a layer computes
+    its shapes only.
+    """
+    if "architecture" not in header:
+        return sizes, [(sizes[l + 1], sizes[l] + 1) for l in range(len(sizes) - 1)]
+    if header["format_version"] < _ARCHITECTURE_SINCE:
+        raise FormatError(
+            f"{path}: format_version {header['format_version']} describes dense networks "
+            f"only, found an 'architecture' entry (format version {_ARCHITECTURE_SINCE} "
+            f"added it)"
+        )
+    entries = header["architecture"]
+    if not isinstance(entries, list) or len(entries) != len(sizes):
+        raise FormatError(
+            f"{path}: architecture must be a list of the input shape and one entry per "
+            f"weight layer ({len(sizes)} entries, as sizes), found {_short(entries)}"
+        )
+    first, *rest = entries
+    if (
+        not isinstance(first, list)
+        or len(first) != 3
+        or not all(_is_int(n) and n >= 1 for n in first)
+    ):
+        raise FormatError(
+            f"{path}: architecture[0] must be the image input shape [C, H, W] of three "
+            f"integers >= 1, found {_short(first)}"
+        )
+    shape: tuple[int, ...] = tuple(first)
+    spec: list[Any] = [shape]
+    built: list[Layer] = []
+    for l, entry in enumerate(rest):
+        try:
+            if _is_int(entry):
+                layer: Layer = Dense(entry)
+            elif isinstance(entry, dict):
+                layer = from_config(entry)
+            else:
+                raise TypeError(
+                    f"expected a dense layer's width or a layer object such as "
+                    f'{{"class": "Conv2D", ...}}, found {type(entry).__name__}'
+                )
+            built.append(layer.build(shape, first=l == 0))  # the layer's own checks
+        except (TypeError, ValueError) as exc:
+            raise FormatError(
+                f"{path}: architecture[{l + 1}] = {_short(entry)} is invalid after an "
+                f"input of shape {shape}: {type(exc).__name__}: {exc}"
+            ) from None
+        spec.append(layer.units if isinstance(layer, Dense) else layer)
+        shape = built[-1].out_shape
+    if not isinstance(built[-1], Dense):
+        raise FormatError(
+            f"{path}: architecture's last layer must be dense (the outputs), "
+            f"found {_short(rest[-1])}"
+        )
+    values = [math.prod(built[0].in_shape), *(math.prod(q.out_shape) for q in built)]
+    if values != sizes:
+        raise FormatError(
+            f"{path}: sizes must be the values per sample of each layer of the architecture, "
+            f"{_short(values)}, found {_short(sizes)}"
+        )
+    return spec, [(q.n_out, q.n_in + 1) for q in built]
 
 
 def _check_optimizer_header(path: Path, entry: Any, n_layers: int) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from .. import activations as _activations
 from .. import schedules as _schedules
 from .._version import __version__
 from ..activations import Activation
+from ..layers import Layer, from_config
 from ..network import Network
 from ..optimizers import Optimizer
 from ._atomic import _atomic_write
@@ -38,8 +39,10 @@ def save(net: Network, path: PathLike, *, optimizer: Optimizer | None = None) ->
     Parameters
     ----------
     net : Network
-        Its weights ``W_l``, ndarray of shape (n_{l+1}, n_l + 1) each, must be finite;
-        each activation must be built in or registered (``psinet.register_activation``).
+        Its weights ``W_l``, ndarray of shape (n_{l+1}, n_l + 1) each (a convolution's
+        (filters, C·kh·kw + 1)), must be finite; each activation must be built in or
+        registered (``psinet.register_activation``). An image network's architecture
+        (input shape, Conv2D layers) is written too.
     path : str or path-like
         The file to write; ``.npz`` is appended when the name does not end with it
         (as :func:`numpy.savez` does). An existing regular file is replaced atomically
@@ -78,13 +81,16 @@ def save(net: Network, path: PathLike, *, optimizer: Optimizer | None = None) ->
             raise ValueError(f"net.weights[{l}] must be finite to be saved, got NaN or inf")
     header: dict[str, Any] = {
         "format": "psinet",
-        "format_version": FORMAT_VERSION,
+        # version 1 for a dense network (older psinet reads it), 2 for an image network
+        "format_version": 1 if len(net.input_shape) == 1 else FORMAT_VERSION,
         "psinet_version": __version__,
         "sizes": list(net.sizes),
         "activations": [_activation_config(l, f) for l, f in enumerate(net.activations)],
         "dtype": dtype.name,
         "n_layers": net.n_layers,
     }
+    if len(net.input_shape) != 1:  # an image network: "sizes" alone cannot rebuild it
+        header["architecture"] = _architecture(net)
     arrays: dict[str, Array] = {f"W_{l}": W for l, W in enumerate(weights)}
     if optimizer is not None:
         header["optimizer"], opt_arrays = _optimizer_part(optimizer, weights)
@@ -121,6 +127,33 @@ def _target(path: PathLike) -> Path:
     if target.is_dir():
         raise ValueError(f"path must name a file, got {raw!r}, and {target} is a directory")
     return target
+
+
+def _architecture(net: Network) -> list[Any]:
+    """``net.architecture`` as JSON data: the input shape [C, H, W], then per weight layer a
+    convolution's ``{"class": "Conv2D", **get_config()}`` or a dense layer's width,
+    each checked to rebuild the very layer through :func:`psinet.layers.from_config`."""
+    first, *layers = net.architecture
+    entries: list[Any] = [list(first)]
+    for l, layer in enumerate(layers):
+        if not isinstance(layer, Layer):  # a dense layer's width
+            entries.append(layer)
+            continue
+        config = {"class": type(layer).__name__, **layer.get_config()}
+        try:
+            rebuilt = from_config(config)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"net.layers[{l}] is a {_qualname(type(layer))}, which load() could not "
+                f"rebuild from {config!r}: {exc}"
+            ) from None
+        if type(rebuilt) is not type(layer) or rebuilt.get_config() != layer.get_config():
+            raise ValueError(
+                f"net.layers[{l}] = {layer!r} is not rebuilt by psinet.layers.from_config "
+                f"from {config!r}; only psinet's own Dense and Conv2D can be saved"
+            )
+        entries.append(config)
+    return entries
 
 
 def _activation_config(l: int, f: Activation) -> dict[str, Any]:
