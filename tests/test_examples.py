@@ -1,6 +1,7 @@
 """Smoke tests: every example runs with few epochs and writes what it promises."""
 
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,17 @@ def test_gradient_check_example_quick_writes_its_report(tmp_path, capsys):
     text = report.read_text(encoding="utf-8")
     assert text.count("passed (threshold 1e-06)") == 3
     assert text in out  # the file holds exactly what was printed
+
+
+def test_atari_network_example_counts_the_weights_and_times_both_gradients(tmp_path, capsys):
+    assert _load("atari_network").main(["--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "total: 1,685,667 weights" in out
+    ratio = re.search(r"ratio, finite differences / backprop: ([\d,]+)", out)
+    assert ratio and int(ratio.group(1).replace(",", "")) > 1
+    assert "all agree" in out
+    report = tmp_path / "atari_network.txt"
+    assert f"wrote {report}" in out and report.read_text(encoding="utf-8") in out
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.stem)
