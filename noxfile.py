@@ -78,6 +78,8 @@ SDIST_MUST_HOLD = [
     "docs/derivation.md",
     "docs/notation.md",
     "benchmarks/bench_step.py",
+    "benchmarks/bench_conv.py",
+    "examples/atari_network.py",
     "benchmarks/README.md",
     "tests/conftest.py",
     "examples/xor.py",

@@ -59,3 +59,49 @@ def test_quick_benchmark_writes_json(tmp_path):
         else:
             assert lib in report["skipped"]
             assert f"skipped {lib}" in run.stdout
+
+
+CONV_SCRIPT = ROOT / "benchmarks" / "bench_conv.py"
+CONV_GROUPS = ("unfold", "products", "fold", "activations", "update")
+
+
+def test_quick_conv_benchmark_writes_json(tmp_path):
+    out = tmp_path / "c.json"
+    run = subprocess.run(
+        [sys.executable, str(CONV_SCRIPT), "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, f"stdout:\n{run.stdout}\nstderr:\n{run.stderr}"
+    report = json.loads(out.read_text())
+
+    assert {"meta", "skipped", "model", "sanity", "speed", "breakdown"} <= set(report)
+    assert report["meta"]["quick"] is True
+    assert report["meta"]["threads"]["requested"] == 1
+    assert report["model"]["n_params"] > 0
+    speed = report["speed"]
+    for key in ("fit_ms", "textbook_ms", "textbook_over_fit"):
+        assert _positive_finite(speed[key]), (key, speed[key])
+
+    # The breakdown has every part of the step, each a time (the products, unfold and
+    # fold of a convolutional network are never empty).
+    breakdown = report["breakdown"]
+    assert _positive_finite(breakdown["step_ms"])
+    assert {row["group"] for row in breakdown["parts"]} == set(CONV_GROUPS)
+    for row in breakdown["parts"]:
+        assert math.isfinite(row["ms"]) and row["ms"] >= 0, row
+        assert math.isfinite(row["alone_ms"]) and row["alone_ms"] >= 0, row
+    for group in ("unfold", "products", "fold"):
+        assert _positive_finite(breakdown["groups_ms"][group]), group
+
+    # PyTorch is either compared (the one-step check passed) or reported as skipped.
+    if importlib.util.find_spec("torch") is not None:
+        assert report["sanity"]["ok"] is True
+        for key in ("torch_ms", "fit_over_torch", "textbook_over_torch"):
+            assert _positive_finite(speed[key]), (key, speed[key])
+    else:
+        assert report["sanity"] is None
+        assert "torch" in report["skipped"]
+        assert "skipped torch" in run.stdout
