@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
@@ -43,6 +43,7 @@ from ._checks import (
 )
 from ._contract import annotate, checked_array, loss_float
 from .activations import Activation
+from .layers import Conv2D, Layer
 from .losses import Loss, fused_pair
 from .network import Network, check_network
 
@@ -278,6 +279,12 @@ class LayerTrace:
     (n_{l+1}, n_l + 1); ``z``: ``z_l = X̄_l W_lᵀ`` and ``a``: ``X_{l+1} = f_l(z_l)``,
     ndarrays of shape (N, n_{l+1}); ``psi``: ``Ψ_l = ∂E/∂z_l``, ndarray of shape
     (N, n_{l+1}); ``grad_W``: ``∂E/∂W_l = Ψ_lᵀ X̄_l``, ndarray of shape (n_{l+1}, n_l + 1).
+
+    ``spec``: the layer itself (:class:`psinet.layers.Dense` or ``Conv2D``, built for its
+    input shape). A convolution's ``X_bar``, ``z``, ``a`` and ``psi`` have one row per
+    sample *and* output position, N·P rows (P = :attr:`positions`): ``X_bar`` (N·P,
+    C·kh·kw + 1), the others (N·P, filters); ``spec.maps(t.z)`` views them as maps
+    (N, filters, Ho, Wo).
     """
 
     layer: int
@@ -288,10 +295,38 @@ class LayerTrace:
     a: Array
     psi: Array
     grad_W: Array
+    spec: Layer | None = None
+
+    @property
+    def positions(self) -> int:
+        """P, the rows per sample: a convolution's output positions Ho·Wo, else 1."""
+        return 1 if self.spec is None else self.spec.positions
+
+    @property
+    def convolution(self) -> bool:
+        """Whether the layer is a convolution (its rows are patches)."""
+        return isinstance(self.spec, Conv2D)
+
+    def shape_text(self, name: str) -> str:
+        """The shape of the array ``name`` ("X_bar", "W", "z", "a", "psi" or "grad_W"); a
+        convolution's rows as samples·positions: ``(N·P = 2·400, 257)`` for ``X̄``,
+        ``(2·400, 32)`` for ``z``, ``a`` and ``Ψ``."""
+        shape = getattr(self, name).shape
+        if not self.convolution or name in ("W", "grad_W"):
+            return f"{shape}"
+        P = self.positions
+        rows = f"{shape[0] // P}·{P}"
+        return f"(N·P = {rows}, {shape[1]})" if name == "X_bar" else f"({rows}, {shape[1]})"
 
 
 _SMALL_WIDTH, _SMALL_BATCH = 8, 4  # up to this size a Trace shows its numbers, not only norms
+_SMALL_ROWS = 8  # and at most this many rows (a convolution's: samples × positions)
 _COLUMNS = ("X̄_l", "W_l", "z_l = X̄_l W_lᵀ", "f_l", "Ψ_l = ∂E/∂z_l", "∂E/∂W_l = Ψ_lᵀ X̄_l")
+_FIELDS = ("X_bar", "W", "z", "f", "psi", "grad_W")  # the columns' LayerTrace fields ("f": name)
+_ROWS_NOTE = (
+    "a convolution's X̄_l, z_l and Ψ_l have a row per sample and output position: "
+    "N·P rows (P = Ho·Wo)"
+)
 
 
 @dataclass(repr=False)
@@ -301,9 +336,11 @@ class Trace:
     ``layers[l]`` is a :class:`LayerTrace`; ``E`` the loss; ``y_hat`` the output ``ŷ``,
     ndarray of shape (N, n_L). The table lists each array's shape and Frobenius norm
     ``‖·‖``, in the order of the derivation: forward left to right, then Ψ and the
-    gradient, which backprop computes from the last layer back. In Jupyter (and
-    IPython) a small trace, every layer at most 8 wide and at most 4 samples, shows
-    the numbers themselves.
+    gradient, which backprop computes from the last layer back. A convolutional
+    network's table also names each layer, and writes a convolution's rows as
+    ``N·P`` (samples times output positions). In Jupyter (and IPython) a small trace,
+    every layer at most 8 wide, at most 4 samples and at most 8 rows, shows the numbers
+    themselves.
     """
 
     layers: list[LayerTrace]
@@ -315,28 +352,50 @@ class Trace:
         N = self.y_hat.shape[0]
         return f"one forward and backward pass: N = {N}, loss {self.loss}, E = {self.E:.6g}"
 
-    def _arrays(self, t: LayerTrace) -> list[Array | str]:
-        return [t.X_bar, t.W, t.z, t.activation, t.psi, t.grad_W]
+    @property
+    def convolutional(self) -> bool:
+        """Whether some layer is a convolution."""
+        return any(t.convolution for t in self.layers)
+
+    def _header(self) -> tuple[str, ...]:
+        return ("l", "layer", *_COLUMNS) if self.convolutional else ("l", *_COLUMNS)
+
+    def _cells(
+        self, t: LayerTrace, cell: Callable[[LayerTrace, str], str], text: Callable[[str], str]
+    ) -> list[str]:
+        """One row of the table: ``cell(t, name)`` for each array of :data:`_FIELDS`,
+        ``text(...)`` of the layer's index, its activation and (in a convolutional
+        network) its name."""
+        cells = [text(t.activation) if n == "f" else cell(t, n) for n in _FIELDS]
+        if not self.convolutional:
+            return [text(str(t.layer)), *cells]
+        return [text(str(t.layer)), text(_layer_text(t.spec)), *cells]
 
     @property
     def is_small(self) -> bool:
-        """Whether every layer is at most 8 wide and the batch at most 4 samples."""
+        """Whether every layer is at most 8 wide, the batch at most 4 samples and every
+        array at most 8 rows (a convolution's rows: samples × positions)."""
         widest = max(max(t.W.shape[0], t.W.shape[1] - 1) for t in self.layers)
-        return widest <= _SMALL_WIDTH and self.y_hat.shape[0] <= _SMALL_BATCH
+        rows = max(t.X_bar.shape[0] for t in self.layers)
+        return (
+            widest <= _SMALL_WIDTH and self.y_hat.shape[0] <= _SMALL_BATCH and rows <= _SMALL_ROWS
+        )
 
     def __str__(self) -> str:
-        def cell(a: Array | str) -> str:
-            return a if isinstance(a, str) else f"{a.shape} {_frobenius_norm(a):.4g}"
+        def cell(t: LayerTrace, name: str) -> str:
+            return f"{t.shape_text(name)} {_frobenius_norm(getattr(t, name)):.4g}"
 
         from ._display import text_table
 
-        rows = [(str(t.layer), *map(cell, self._arrays(t))) for t in self.layers]
+        rows = [self._cells(t, cell, str) for t in self.layers]
         title = (
             f"{self._title()}\n"
             "each cell: shape, then Frobenius norm; forward runs l = 0 → L-1, "
             "the Ψ recursion l = L-1 → 0"
         )
-        return "\n".join([title, *text_table(("l", *_COLUMNS), rows)])
+        if self.convolutional:
+            title += f"\n{_ROWS_NOTE}"
+        return "\n".join([title, *text_table(self._header(), rows)])
 
     def values(self) -> str:
         """Every array of the trace, layer by layer, to 4 significant digits."""
@@ -344,7 +403,14 @@ class Trace:
 
         lines = []
         for t in self.layers:
-            lines.append(f"layer {t.layer} ({t.activation})")
+            if t.convolution:
+                P = t.positions
+                lines.append(
+                    f"layer {t.layer} ({_layer_text(t.spec)}, {t.activation}; rows: sample by "
+                    f"sample, each its P = {P} positions in reading order)"
+                )
+            else:
+                lines.append(f"layer {t.layer} ({t.activation})")
             named = {"X̄": t.X_bar, "W": t.W, "z": t.z, "Ψ": t.psi, "∂E/∂W": t.grad_W}
             for name, a in named.items():
                 lines.append(f"  {name}_{t.layer} = {matrix_text(a)}")
@@ -361,22 +427,26 @@ class Trace:
 
         small = self.is_small
 
-        def cell(a: Array | str) -> str:
-            if isinstance(a, str):
-                return html.escape(a)
+        def cell(t: LayerTrace, name: str) -> str:
+            a = getattr(t, name)
             if small:
                 return html_matrix(a)
-            return html.escape(f"{a.shape} ‖·‖ = {_frobenius_norm(a):.4g}")
+            return html.escape(f"{t.shape_text(name)} ‖·‖ = {_frobenius_norm(a):.4g}")
 
-        rows = [[str(t.layer), *map(cell, self._arrays(t))] for t in self.layers]
+        rows = [self._cells(t, cell, html.escape) for t in self.layers]
+        samples = (
+            "samples (a convolution's: samples × positions)" if self.convolutional else "samples"
+        )
         how = (
-            "each cell: the array (rows are samples; W and ∂E/∂W: rows are neurons, bias last)"
+            f"each cell: the array (rows are {samples}; W and ∂E/∂W: rows are neurons, bias last)"
             if small
             else "each cell: shape and Frobenius norm"
         )
         footer = f"{how}; forward runs l = 0 → L-1, the Ψ recursion l = L-1 → 0"
+        if self.convolutional:
+            footer += f"; {_ROWS_NOTE}"
         return html_table(
-            ["l", *_COLUMNS], rows, caption=self._title(), footer=footer, raw_cells=True
+            self._header(), rows, caption=self._title(), footer=footer, raw_cells=True
         )
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -387,12 +457,23 @@ class Trace:
         pretty(p, cycle, text, "Trace(...)")
 
 
+def _layer_text(layer: Layer | None) -> str:
+    """A layer for the table: ``Conv2D(32, 8, stride=4) → 32×20×20`` or ``Dense(512)``."""
+    if layer is None:
+        return ""
+    if isinstance(layer, Conv2D):
+        return f"{layer!r} → {'×'.join(map(str, layer.out_shape))}"
+    return repr(layer)
+
+
 def trace(net: Network, X: Any, Y: Any, loss: str | Loss) -> Trace:
     """Run one forward and one backward pass and keep every intermediate, per layer.
 
-    ``X``: ndarray of shape (N, n_0); ``Y``: ndarray of shape (N, n_L). Returns a
-    :class:`Trace` of copies of ``X̄_l``, ``z_l``, ``X_{l+1}``, ``Ψ_l`` and ``∂E/∂W_l``
-    (the weights are not changed).
+    ``X``: ndarray of shape (N, n_0), or (N, C, H, W) for images; ``Y``: ndarray of
+    shape (N, n_L). Returns a :class:`Trace` of copies of ``X̄_l``, ``z_l``, ``X_{l+1}``,
+    ``Ψ_l`` and ``∂E/∂W_l`` (the weights are not changed). A convolution's ``X̄_l``,
+    ``z_l``, ``X_{l+1}`` and ``Ψ_l`` have N·P rows, one per sample and output position
+    (``print`` shows ``(N·P = 2·400, 257)``).
 
     >>> import numpy as np
     >>> from psinet import Network
@@ -416,6 +497,7 @@ def trace(net: Network, X: Any, Y: Any, loss: str | Loss) -> Trace:
             a=cache.a[l].copy(),
             psi=psi[l],
             grad_W=grads[l],
+            spec=net.layers[l],
         )
         for l, f in enumerate(net.activations)
     ]

@@ -90,9 +90,10 @@ def numerical_gradients(
     ``order`` is 4 (default; ``eps`` defaults to :data:`DEFAULT_EPS`) or 2 (the
     textbook two-point formula; ``eps`` defaults to :data:`DEFAULT_EPS_ORDER_2`).
 
-    ``X``: ndarray of shape (N, n_0); ``Y``: ndarray of shape (N, n_L). Returns a list
-    of float64 ndarrays shaped like ``net.weights``. The network is left bit-identical:
-    each weight is restored from a saved copy, also when an error interrupts the loop.
+    ``X``: ndarray of shape (N, n_0) (images: (N, C, H, W)); ``Y``: ndarray of shape
+    (N, n_L). Returns a list of float64 ndarrays shaped like ``net.weights``. The network
+    is left bit-identical: each weight is restored from a saved copy, also when an error
+    interrupts the loop.
     A float32 network is differentiated on a float64 copy (float32 has too few digits
     for finite differences); its weights are unchanged.
 
@@ -396,9 +397,10 @@ def check_gradients(
 ) -> GradientCheck:
     """Compare backprop's gradients with :func:`numerical_gradients`, layer by layer.
 
-    ``X``: ndarray of shape (N, n_0); ``Y``: ndarray of shape (N, n_L). A float32
-    network is checked on a float64 copy. Returns a :class:`GradientCheck`; print it
-    for a per-layer table. ``net`` is left bit-identical (its cache is refreshed).
+    ``X``: ndarray of shape (N, n_0) (images: (N, C, H, W)); ``Y``: ndarray of shape
+    (N, n_L). A float32 network is checked on a float64 copy. Returns a
+    :class:`GradientCheck`; print it for a per-layer table. ``net`` is left bit-identical
+    (its cache is refreshed).
 
     Per layer, the finite differences' own error is estimated (see the module
     docstring). An entry they resolve to ``threshold`` is compared by its relative
@@ -473,10 +475,27 @@ def _near_kinks(net: Network, reach: float) -> str:
     found = []
     for l, f in enumerate(net.activations):
         if type(f) in (ReLU, LeakyReLU, ELU):
-            z_min = float(np.abs(net.cache.z[l]).min())
-            if z_min < reach * max(1.0, float(np.abs(net.cache.X_bar[l]).max())):
-                found.append(f"a {f.name} kink (layer {l}, |z| = {z_min:.0e})")
+            z, X_bar = net.cache.z[l], net.cache.X_bar[l]
+            z_min = float(np.abs(z).min())
+            near = reach * max(1.0, float(np.abs(X_bar).max()))
+            if z_min < near:
+                found.append(
+                    f"a {f.name} kink (layer {l}, |z| = {z_min:.0e}{_blank(z, X_bar, near)})"
+                )
     return ", ".join(found)
+
+
+def _blank(z: Array, X_bar: Array, near: float) -> str:
+    """A note when rows of ``X̄_l`` that are all 0 but the bias's 1 put z at the kink: there
+    z is the bias itself, whatever the inputs (a convolution's patch all in its zero padding
+    or on zero pixels, as an image's black border; biases start at 0)."""
+    blank = ~X_bar[:, :-1].any(axis=1)
+    if not blank.any() or float(np.abs(z[blank]).min()) >= near:
+        return ""
+    return (
+        "; rows of X̄ that are all 0 (zero padding, zero pixels) give z = the bias "
+        "whatever the inputs: give the biases nonzero values"
+    )
 
 
 def _rounding_of_E(

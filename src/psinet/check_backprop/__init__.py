@@ -90,7 +90,8 @@ def check_backprop(
         (diagnosis ``"exception"``); a ``KeyboardInterrupt`` goes on up.
     net : Network
         Its activations, with ``loss``, say what ``fn`` must compute: ∂E/∂W_l of
-        E = (1/N) Σ_n ℓ_n, a mean over the samples (the 1/N inside Ψ).
+        E = (1/N) Σ_n ℓ_n, a mean over the samples (the 1/N inside Ψ). A dense network:
+        one with an image input (Conv2D layers) is refused with a ValueError.
     X : ndarray of shape (N, n_0) or None
         Inputs; None (with ``Y`` None) draws a batch of probes from ``seed``. With one
         row (N = 1), psinet's seeded probes are checked too, so a batch is always seen.
@@ -111,6 +112,15 @@ def check_backprop(
             f"fn must be a function fn(W, X, Y) returning the gradients, got {type(fn).__name__}"
         )
     net = check_network(net)
+    if len(net.input_shape) != 1:
+        raise ValueError(
+            f"check_backprop checks the backprop of a dense network (W[l] of shape "
+            f"(n_{{l+1}}, n_l + 1), X of shape (N, n_0)); this one reads images "
+            f"{'×'.join(map(str, net.input_shape))}"
+            + (" through Conv2D layers" if net.convolutional else "")
+            + ": its probes and diagnoses know dense layers only. Compare your gradients with "
+            "psinet.gradients(net, X, Y, loss), or check psinet's with psinet.check_gradients"
+        )
     loss = _losses.get(loss)
     if (X is None) != (Y is None):
         raise ValueError("X and Y must be given together, or both left out (psinet draws probes)")
