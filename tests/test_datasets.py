@@ -17,7 +17,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from psinet import datasets
-from psinet.datasets import circles, load_digits, load_iris, moons, sine, spirals, xor
+from psinet.datasets import (
+    GLYPH_NAMES,
+    circles,
+    glyphs,
+    load_digits,
+    load_iris,
+    moons,
+    sine,
+    spirals,
+    xor,
+)
 
 SETTINGS = settings(deadline=None, max_examples=30)
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
@@ -242,6 +252,147 @@ def test_sine_noise_has_given_std_and_x_covers_the_period() -> None:
     assert abs(residual.mean()) < 0.01
     assert abs(residual.std() - 0.3) < 0.01
     assert X.min() < -np.pi + 0.01 and X.max() > np.pi - 0.01
+
+
+# ---------------------------------------------------------------------------------------
+# glyphs: images for convolutions
+# ---------------------------------------------------------------------------------------
+
+# The glyphs as the docstring describes them, written out again here ("#" = 1).
+GLYPH_PICTURES = {
+    "plus": ("..#..", "..#..", "#####", "..#..", "..#.."),
+    "cross": ("#...#", ".#.#.", "..#..", ".#.#.", "#...#"),
+    "square": ("#####", "#...#", "#...#", "#...#", "#####"),
+    "bar": (".....", ".....", "#####", ".....", "....."),
+    "diamond": ("..#..", ".#.#.", "#...#", ".#.#.", "..#.."),
+    "corner": ("#....", "#....", "#....", "#....", "#####"),
+}
+
+
+def _glyph(name: str) -> np.ndarray:
+    return np.array([[float(c == "#") for c in row] for row in GLYPH_PICTURES[name]])
+
+
+def _glyph_places(image: np.ndarray, pattern: np.ndarray) -> list[tuple[int, int]]:
+    """Every (top, left) where ``image`` is ``pattern`` there and 0 everywhere else."""
+    size = image.shape[0]
+    places = []
+    for top in range(size - 4):
+        for left in range(size - 4):
+            expected = np.zeros_like(image)
+            expected[top : top + 5, left : left + 5] = pattern
+            if np.array_equal(image, expected):
+                places.append((top, left))
+    return places
+
+
+def test_glyph_names_are_the_classes_in_order() -> None:
+    assert GLYPH_NAMES == tuple(GLYPH_PICTURES)
+    assert "GLYPH_NAMES" in datasets.__all__ and "glyphs" in datasets.__all__
+
+
+@SETTINGS
+@given(n=st.integers(1, 120), n_classes=st.integers(2, 6), size=st.integers(5, 20), seed=seeds)
+def test_glyphs_shapes_dtypes_labels(n: int, n_classes: int, size: int, seed: int) -> None:
+    X, y = glyphs(n, n_classes=n_classes, size=size, noise=0.3, seed=seed)
+    assert X.shape == (n, 1, size, size) and X.dtype == np.float64
+    assert y.shape == (n,) and y.dtype == np.int64
+    assert np.all(np.isfinite(X))
+    counts = np.bincount(y, minlength=n_classes)
+    assert counts.size == n_classes and y.min() >= 0  # labels in [0, n_classes)
+    assert counts.max() - counts.min() <= 1  # balanced
+
+
+@SETTINGS
+@given(n=st.integers(1, 60), n_classes=st.integers(2, 6), size=st.integers(5, 12), seed=seeds)
+def test_glyphs_without_noise_are_one_whole_glyph_of_their_class(
+    n: int, n_classes: int, size: int, seed: int
+) -> None:
+    X, y = glyphs(n, n_classes=n_classes, size=size, noise=0.0, seed=seed)
+    for image, label in zip(X[:, 0], y, strict=True):
+        assert len(_glyph_places(image, _glyph(GLYPH_NAMES[label]))) == 1
+
+
+def test_glyphs_size_5_is_the_glyph_itself() -> None:
+    X, y = glyphs(12, n_classes=6, size=5, noise=0.0, seed=0)
+    for image, label in zip(X[:, 0], y, strict=True):
+        np.testing.assert_array_equal(image, _glyph(GLYPH_NAMES[label]))
+
+
+def test_glyphs_appear_at_every_place_and_the_place_says_nothing_of_the_class() -> None:
+    size = 9  # 5 × 5 = 25 places
+    X, y = glyphs(2000, n_classes=4, size=size, noise=0.0, seed=1)
+    places = np.array(
+        [
+            _glyph_places(image, _glyph(GLYPH_NAMES[k]))[0]
+            for image, k in zip(X[:, 0], y, strict=True)
+        ]
+    )
+    for k in range(4):  # every class at every place
+        seen = {tuple(p) for p in places[y == k]}
+        assert seen == {(top, left) for top in range(5) for left in range(5)}
+    # uniform: about 2000 / 25 = 80 images per place
+    counts = np.bincount(places[:, 0] * 5 + places[:, 1], minlength=25)
+    assert counts.min() > 40 and counts.max() < 130
+
+
+def test_glyphs_noise_is_gaussian_with_given_std_on_every_pixel() -> None:
+    clean, y_clean = glyphs(500, noise=0.0, seed=7)
+    noisy, y_noisy = glyphs(500, noise=0.3, seed=7)
+    np.testing.assert_array_equal(y_noisy, y_clean)  # the same glyphs, at the same places
+    residual = noisy - clean
+    assert abs(residual.mean()) < 0.01
+    assert abs(residual.std() - 0.3) < 0.01
+
+
+@SETTINGS
+@given(seed=seeds)
+def test_glyphs_same_seed_bit_identical(seed: int) -> None:
+    X1, y1 = glyphs(40, size=10, seed=seed)
+    X2, y2 = glyphs(40, size=10, seed=seed)
+    assert X1.tobytes() == X2.tobytes() and y1.tobytes() == y2.tobytes()
+
+
+def test_glyphs_different_seeds_differ_and_come_in_a_random_order() -> None:
+    X0, y0 = glyphs(200, seed=0)
+    X1, y1 = glyphs(200, seed=1)
+    assert not np.array_equal(X0, X1) and not np.array_equal(y0, y1)
+    assert set(y0[:40]) == set(y0[-40:]) == {0, 1, 2, 3}  # classes not in blocks
+    assert np.sum(np.diff(y0) != 0) > 100
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_samples": 0}, ValueError, "n_samples must be >= 1"),
+        ({"n_samples": -3}, ValueError, "n_samples must be >= 1"),
+        ({"n_samples": 10.0}, TypeError, "n_samples must be an int"),
+        ({"size": 4}, ValueError, r"size must be >= 5, the glyphs' size \(5×5 pixels\), got 4"),
+        ({"size": 0}, ValueError, r"size must be >= 5, the glyphs' size \(5×5 pixels\), got 0"),
+        ({"size": 16.0}, TypeError, "size must be an int"),
+        ({"noise": -0.1}, ValueError, "noise must be a finite number >= 0"),
+        ({"noise": float("inf")}, ValueError, "noise must be a finite number >= 0"),
+        ({"noise": "0.1"}, TypeError, "noise must be a real number"),
+        ({"n_classes": 1}, ValueError, "n_classes must be >= 2"),
+        ({"n_classes": 7}, ValueError, "n_classes must be <= 6"),
+        ({"n_classes": True}, TypeError, "n_classes must be an int"),
+        ({"seed": -1}, ValueError, "seed"),
+    ],
+)
+def test_glyphs_argument_errors(kwargs: dict[str, Any], error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        glyphs(**{"n_samples": 10, **kwargs})
+
+
+def test_glyphs_feed_a_convolutional_and_a_dense_network() -> None:
+    import psinet
+
+    X, y = glyphs(6, size=8, seed=0)
+    conv = psinet.Network([(1, 8, 8), psinet.Conv2D(2, 5), 4], ["relu", "softmax"], seed=0)
+    dense = psinet.Network([64, 3, 4], ["relu", "softmax"], seed=0)
+    assert conv.predict(X).shape == dense.predict(X.reshape(len(X), -1)).shape == (6, 4)
+    Y = psinet.one_hot(y, 4)
+    assert np.isfinite(conv.evaluate(X, Y, "categorical_crossentropy")["loss"])
 
 
 # ---------------------------------------------------------------------------------------

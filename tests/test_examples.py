@@ -131,3 +131,30 @@ def test_xor_titles_claim_a_solution_only_when_the_run_found_one():
     assert "falls" not in short_loss or histories[5]["loss"][-1] < histories[5]["loss"][0]
     long_loss, long_boundary = xor.titles(histories[1000])
     assert "one side" in long_boundary and "falls" in long_loss and "100%" in long_loss
+
+
+def test_glyphs_conv_vs_dense_quick_prints_both_networks_and_writes_its_pictures(
+    tmp_path, capsys, monkeypatch
+):
+    pytest.importorskip("matplotlib")
+    epochs = []
+    original = psinet.Network.fit
+
+    def spy(self, *args, **kwargs):
+        epochs.append(kwargs["epochs"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(psinet.Network, "fit", spy)
+    assert _load("glyphs_conv_vs_dense").main(["--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert epochs == [1, 1]  # both networks, the same single epoch
+    lines = {line.split(":")[0]: line for line in out.splitlines() if ":" in line}
+    weights = lines["weights"].replace(",", "").split()  # weights: conv 4820 dense 4702 (…)
+    conv, dense = int(weights[2]), int(weights[4])
+    assert abs(conv - dense) <= 0.1 * conv  # about the same number of weights
+    accuracy = lines["test accuracy"].split()  # test accuracy: conv 26.0%, dense 31.0%
+    assert accuracy[2] == "conv" and accuracy[3].endswith("%,")
+    assert accuracy[4] == "dense" and accuracy[5].endswith("%")
+    for picture in ("filters.png", "psi_maps.png"):
+        assert (tmp_path / picture).read_bytes()[:8] == PNG
+        assert f"wrote {tmp_path / picture}" in out

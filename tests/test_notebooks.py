@@ -1,4 +1,4 @@
-"""The four tutorials in notebooks/ run top to bottom in a real Jupyter kernel.
+"""The five tutorials in notebooks/ run top to bottom in a real Jupyter kernel.
 
 They are jupytext percent scripts (diff-friendly, no stored outputs); each is turned into
 a notebook and executed with nbclient, a per-cell timeout, no ``%matplotlib inline``.
@@ -32,12 +32,13 @@ def _execute(path):
     return notebook
 
 
-def test_there_are_four_tutorials_linked_from_the_readme():
+def test_there_are_five_tutorials_linked_from_the_readme():
     assert [p.name for p in NOTEBOOKS] == [
         "01_psi_by_hand.py",
         "02_train_and_watch.py",
         "03_vanishing_gradients.py",
         "04_your_own_backprop.py",
+        "05_convolution.py",
     ]
     readme = (NOTEBOOKS[0].parent.parent / "README.md").read_text(encoding="utf-8")
     for path in NOTEBOOKS:

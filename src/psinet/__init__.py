@@ -35,6 +35,7 @@ from .backprop import gradients, trace
 from .check_backprop import BackpropCheck, check_backprop
 from .gradcheck import check_gradients, numerical_gradients
 from .io import load
+from .layers import Conv2D
 from .losses import register as register_loss
 from .network import ForwardCache, Network
 from .preprocessing import NotFittedError, Standardizer, one_hot, standardize, train_test_split
@@ -42,6 +43,7 @@ from .training import DivergenceError, EarlyStopping, History, accuracy, evaluat
 
 __all__ = [
     "BackpropCheck",
+    "Conv2D",
     "DivergenceError",
     "EarlyStopping",
     "ForwardCache",

@@ -1,7 +1,8 @@
 """Small data sets for trying networks: synthetic generators and two classic real sets.
 
 Every generator returns ``(X, y)`` with ``X`` an ndarray of shape (N, n_features) of
-float64, and ``y`` either class labels (ndarray of shape (N,), int64, in
+float64 (``glyphs``: images, (N, 1, size, size), channels first as a ``Conv2D`` layer
+reads them), and ``y`` either class labels (ndarray of shape (N,), int64, in
 ``[0, n_classes)``) or regression targets (ndarray of shape (N, 1), float64).
 Randomness comes only from ``np.random.default_rng(seed)``: the same seed gives
 bit-identical arrays. The synthetic sets come in a random order drawn from that same
@@ -17,6 +18,7 @@ function            N default   features  classes    what
 ``moons``           200         2         2          two interleaving half circles
 ``circles``         200         2         2          two concentric circles
 ``sine``            200         1         --         y = sin(x) + noise, x in [-π, π]
+``glyphs``          400         1×16×16   4 (k)      a 5×5 glyph anywhere in an image
 ``load_iris``       150         4         3          Fisher's iris measurements
 ``load_digits``     1797        64        10         8×8 handwritten digits, pixels 0..16
 ==================  ==========  ========  =========  ==================================
@@ -38,7 +40,17 @@ import numpy.typing as npt
 
 from ._checks import check_float, check_int, check_seed, shown
 
-__all__ = ["circles", "load_digits", "load_iris", "moons", "sine", "spirals", "xor"]
+__all__ = [
+    "GLYPH_NAMES",
+    "circles",
+    "glyphs",
+    "load_digits",
+    "load_iris",
+    "moons",
+    "sine",
+    "spirals",
+    "xor",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -299,6 +311,109 @@ def sine(
     x = rng.uniform(-np.pi, np.pi, n_samples)  # (N,)
     y = np.sin(x) + noise * rng.standard_normal(n_samples)  # (N,)
     return x[:, None], y[:, None]
+
+
+# ---------------------------------------------------------------------------------------
+# synthetic image set
+# ---------------------------------------------------------------------------------------
+
+# The glyphs, 5×5 each ("#" = 1, "." = 0), in class order: class k is _GLYPH_ROWS[k].
+_GLYPH_ROWS = (
+    ("..#..", "..#..", "#####", "..#..", "..#.."),  # plus
+    ("#...#", ".#.#.", "..#..", ".#.#.", "#...#"),  # cross ×
+    ("#####", "#...#", "#...#", "#...#", "#####"),  # square outline
+    (".....", ".....", "#####", ".....", "....."),  # horizontal bar
+    ("..#..", ".#.#.", "#...#", ".#.#.", "..#.."),  # diamond outline
+    ("#....", "#....", "#....", "#....", "#####"),  # corner L
+)
+GLYPH_NAMES = ("plus", "cross", "square", "bar", "diamond", "corner")
+"""The names of the glyphs :func:`glyphs` draws: class ``k`` is ``GLYPH_NAMES[k]``."""
+_GLYPH_SIZE = 5
+
+
+def _glyph_patterns(n_classes: int) -> FloatArray:
+    """The first ``n_classes`` glyphs as 0/1 float64 pictures, shape (n_classes, 5, 5)."""
+    return np.array(
+        [[[float(c == "#") for c in row] for row in rows] for rows in _GLYPH_ROWS[:n_classes]]
+    )
+
+
+def glyphs(
+    n_samples: int = 400,
+    *,
+    n_classes: int = 4,
+    size: int = 16,
+    noise: float = 0.3,
+    seed: int | None = None,
+) -> tuple[FloatArray, IntArray]:
+    """Small images, each one 5×5 glyph drawn at a random place: a set for convolutions.
+
+    Class ``k`` is the glyph ``GLYPH_NAMES[k]``: a plus, a cross ×, a square outline,
+    a horizontal bar, a diamond outline, an L corner (the first ``n_classes`` of them).
+    Each image is ``size`` × ``size`` pixels of 0 with the glyph's strokes set to 1,
+    its top-left corner placed uniformly at random (the glyph always lies wholly inside
+    the image), plus Gaussian noise of standard deviation ``noise`` on every pixel.
+    Where the glyph is says nothing about its class, so a detector that works at every
+    position (a ``Conv2D`` filter) suits it better than one weight per pixel (a dense
+    layer). Class sizes differ by at most one.
+
+    Parameters
+    ----------
+    n_samples : int, default 400
+        Number of images, >= 1.
+    n_classes : int, default 4
+        Number of glyphs (classes), 2 to 6.
+    size : int, default 16
+        Height and width of the images in pixels, >= 5 (the glyph's size).
+    noise : float, default 0.3
+        Standard deviation of the Gaussian noise added to every pixel.
+    seed : int, optional
+        Seed for ``np.random.default_rng``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 1, size, size)
+        float64 images, one channel, channels first (what ``Network([(1, size, size),
+        Conv2D(...), ...])`` reads; ``X.reshape(len(X), -1)`` feeds a dense network).
+    y : ndarray of shape (n_samples,)
+        int64 labels in ``[0, n_classes)``, in a random (seeded) order.
+
+    Examples
+    --------
+    >>> X, y = glyphs(8, size=7, noise=0.0, seed=0)
+    >>> X.shape, y.shape
+    ((8, 1, 7, 7), (8,))
+    >>> X[y == 0][0, 0].astype(int)  # the first plus, without noise
+    array([[0, 0, 0, 0, 0, 0, 0],
+           [0, 0, 0, 0, 1, 0, 0],
+           [0, 0, 0, 0, 1, 0, 0],
+           [0, 0, 1, 1, 1, 1, 1],
+           [0, 0, 0, 0, 1, 0, 0],
+           [0, 0, 0, 0, 1, 0, 0],
+           [0, 0, 0, 0, 0, 0, 0]])
+    """
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    n_classes = check_int(n_classes, "n_classes", minimum=2, maximum=len(_GLYPH_ROWS))
+    try:
+        size = check_int(size, "size", minimum=_GLYPH_SIZE)  # TypeError for a non-int
+    except ValueError:
+        raise ValueError(
+            f"size must be >= {_GLYPH_SIZE}, the glyphs' size ({_GLYPH_SIZE}×{_GLYPH_SIZE} "
+            f"pixels), got {shown(size)}"
+        ) from None
+    noise = _check_noise(noise)
+    seed = check_seed(seed)
+    rng = np.random.default_rng(seed)
+
+    patterns = _glyph_patterns(n_classes)  # (k, 5, 5)
+    y = rng.permutation(_labels(_split_evenly(n_samples, n_classes)))  # (N,)
+    top, left = rng.integers(0, size - _GLYPH_SIZE + 1, size=(2, n_samples))  # (N,) each
+    X = np.zeros((n_samples, 1, size, size))
+    rows = top[:, None, None] + np.arange(_GLYPH_SIZE)[None, :, None]  # (N, 5, 1)
+    cols = left[:, None, None] + np.arange(_GLYPH_SIZE)[None, None, :]  # (N, 1, 5)
+    X[np.arange(n_samples)[:, None, None], 0, rows, cols] = patterns[y]  # each glyph in place
+    X += noise * rng.standard_normal(X.shape)
+    return X, y
 
 
 # ---------------------------------------------------------------------------------------

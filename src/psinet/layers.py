@@ -100,12 +100,12 @@ class Layer:
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
-            and self.get_config() == other.get_config()  # type: ignore[attr-defined]
-            and self.in_shape == other.in_shape  # type: ignore[attr-defined]
+            and self.get_config() == other.get_config()
+            and self.in_shape == other.in_shape
         )
 
     def __hash__(self) -> int:
-        return hash((type(self).__name__, tuple(self.get_config().items()), self.in_shape))
+        return hash((repr(self), self.in_shape))
 
 
 class Dense(Layer):
