@@ -44,6 +44,7 @@ from bench_step import (
     blas_threads,
     block_size,
     default_threads,
+    pin_threads_and_import,
     quartiles,
     time_block,
 )
@@ -634,27 +635,8 @@ def print_breakdown(b: dict[str, Any], fit_ms: float) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     global np, psinet
     args = parse_args(argv)
-    original_env = {v: os.environ.get(v) for v in THREAD_VARIABLES}
-    if "numpy" in sys.modules:
-        print("warning: numpy was imported before main(); --threads may not take effect")
-    for variable in THREAD_VARIABLES:  # before numpy loads its BLAS
-        os.environ[variable] = str(args.threads)
-
-    import numpy
-
+    numpy, psinet, original_env = pin_threads_and_import(args.threads)
     np = numpy
-    try:
-        import psinet as _psinet
-    except ImportError:  # a plain checkout: use its src/ folder
-        sys.path.insert(0, str(ROOT / "src"))
-        import psinet as _psinet
-    psinet = _psinet
-    try:  # and through threadpoolctl, should the variables come too late
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.threads, user_api="blas")
-    except ImportError:
-        pass
     in_effect, in_effect_source, blas = blas_threads()  # before torch brings its own
     default, default_source = default_threads(original_env)
     threads = {

@@ -683,6 +683,33 @@ def bench_finite_differences(name: str, wl: Workload, settings: Settings) -> dic
 
 
 # --------------------------------------------------------------------------- environment
+def pin_threads_and_import(threads: int) -> tuple[Any, Any, dict[str, str | None]]:
+    """Set the BLAS thread variables to ``threads`` before NumPy loads its BLAS, import
+    NumPy and psinet (from a plain checkout's src/ if psinet is not installed), and pin
+    the threads with threadpoolctl too, should the variables come too late. Returns
+    (numpy, psinet, the variables as they were)."""
+    original_env = {v: os.environ.get(v) for v in THREAD_VARIABLES}
+    if "numpy" in sys.modules:
+        print("warning: numpy was imported before main(); --threads may not take effect")
+    for variable in THREAD_VARIABLES:  # before numpy loads its BLAS
+        os.environ[variable] = str(threads)
+
+    import numpy
+
+    try:
+        import psinet
+    except ImportError:  # a plain checkout: use its src/ folder
+        sys.path.insert(0, str(ROOT / "src"))
+        import psinet
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads, user_api="blas")
+    except ImportError:
+        pass
+    return numpy, psinet, original_env
+
+
 def blas_threads() -> tuple[int | None, str, list[dict[str, Any]]]:
     """Threads numpy's BLAS uses now, where that number comes from, and the BLAS libraries."""
     try:
@@ -901,21 +928,8 @@ def print_finite_differences(fd: dict[str, dict[str, Any]]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     global np, psinet
     args = parse_args(argv)
-    original_env = {v: os.environ.get(v) for v in THREAD_VARIABLES}
-    if "numpy" in sys.modules:
-        print("warning: numpy was imported before main(); --threads may not take effect")
-    for variable in THREAD_VARIABLES:  # before numpy loads its BLAS
-        os.environ[variable] = str(args.threads)
-
-    import numpy
-
+    numpy, psinet, original_env = pin_threads_and_import(args.threads)
     np = numpy
-    try:
-        import psinet as _psinet
-    except ImportError:  # a plain checkout: use its src/ folder
-        sys.path.insert(0, str(ROOT / "src"))
-        import psinet as _psinet
-    psinet = _psinet
 
     in_effect, in_effect_source, blas = blas_threads()  # before torch brings its own
     default, default_source = default_threads(original_env)
