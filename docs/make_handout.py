@@ -1,4 +1,5 @@
-"""Write docs/exercises.md, the handout: the exercises of docs/derivation.md §13 without answers.
+"""Write docs/exercises.md, the handout: the exercises of docs/derivation.md §13 and §15
+without answers.
 
 Each answer in §13 is a folded ``<details>`` block (``<summary>Answer k</summary>``, then
 ``<!-- answer-k -->`` and the answer); the handout keeps everything else of the exercises,
@@ -33,16 +34,34 @@ under each exercise there.
 """
 
 
+CONV_START, CONV_END = "\n### Exercises on convolution\n", "\n## 16. "
+CONV_HEADER = """\
+## On convolution
+
+The exercises of [the derivation, §15](derivation.md#15-convolution-is-the-same-recursion);
+the worked example there is its 4×4 image.
+
+"""
+
+
 def handout(doc: str) -> str:
     """The handout's text, made from the text of docs/derivation.md."""
     if START not in doc or END not in doc.split(START, 1)[1]:
         raise ValueError("docs/derivation.md has no '## 13. Exercises' followed by '## 14.'")
     section = doc.split(START, 1)[1].split(END, 1)[0]
-    section = section[section.index("**1. ") :]  # the exercises, not the section's preamble
+    text = HEADER + _questions(section, "**1. ")
+    if CONV_START in doc:  # §15's exercises on convolution continue the numbering
+        conv = doc.split(CONV_START, 1)[1].split(CONV_END, 1)[0]
+        text += "\n\n" + CONV_HEADER + _questions(conv, "**8. ")
+    return text + "\n"
+
+
+def _questions(section: str, first: str) -> str:
+    """The exercises of ``section`` from ``first`` on, their answers dropped."""
+    section = section[section.index(first) :]  # the exercises, not the section's preamble
     questions = re.sub(r"<details>.*?</details>", "", section, flags=re.DOTALL)
     questions = questions.replace("](#", "](derivation.md#")  # links within the derivation
-    questions = re.sub(r"\n{3,}", "\n\n", questions).strip()
-    return HEADER + questions + "\n"
+    return re.sub(r"\n{3,}", "\n\n", questions).strip()
 
 
 def main(argv: list[str]) -> int:

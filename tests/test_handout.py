@@ -47,6 +47,24 @@ def test_every_exercise_title_and_question_is_in_the_handout():
         assert paragraph.strip() in handout, paragraph
 
 
+CONV = DERIVATION.split("\n### Exercises on convolution\n")[1].split("\n## 16. ")[0]
+CONV_TITLES = re.findall(r"^\*\*(\d+)\. (.+?)\*\*", CONV, re.MULTILINE)
+CONV_ANSWERS = re.findall(r"<!-- answer-(\d+) -->\n(.*?)</details>", CONV, re.DOTALL)
+
+
+def test_the_convolution_exercises_are_in_the_handout_without_answers():
+    handout = HANDOUT_PATH.read_text(encoding="utf-8")
+    assert [k for k, _ in CONV_TITLES] == [str(k) for k in range(8, 8 + len(CONV_TITLES))]
+    assert len(CONV_TITLES) >= 4 and "## On convolution" in handout
+    for k, title in CONV_TITLES:
+        assert f"**{k}. {title}**" in handout, f"exercise {k} ({title}) is not in the handout"
+    assert [k for k, _ in CONV_ANSWERS] == [k for k, _ in CONV_TITLES]
+    for k, text in CONV_ANSWERS:
+        for line in text.splitlines():
+            if len(line.strip()) > 20:
+                assert line.strip() not in handout, f"answer {k} leaks: {line.strip()!r}"
+
+
 def test_no_answer_is_in_the_handout():
     handout = HANDOUT_PATH.read_text(encoding="utf-8")
     assert [k for k, _ in ANSWERS] == [k for k, _ in TITLES]  # every exercise has one
