@@ -23,7 +23,7 @@ in another are unrelated inputs to it: it must learn each glyph anew at each pla
 the few images that put one there.
 
 Writes filters.png (the glyphs, and the 8 learned 5×5 filters as grey images) and
-psi_maps.png (the test image the network is least sure of, next to its 8 maps in the
+psi_maps.png (the test image with the largest loss, next to its 8 maps in the
 convolution: where each filter responds, and Ψ_0 = ∂E/∂z_0 at each position) to --out.
 Runs in about 5 s on one core; ``--quick`` (300 images, 1 epoch) in about a second, too
 short to tell the two apart.
@@ -251,10 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         + "\n"
     )
 
-    # The picture of Ψ: the test image the convolution is least sure of (its largest loss),
+    # The picture of Ψ: the test image with the convolution's largest loss,
     # where Ψ_0 is largest and shows where a change of z would help most.
     i = int(np.argmin((conv.predict(X_test) * Y_test).sum(axis=1)))
-    which = f"test image {i}, the least sure"
+    which = f"test image {i}, the largest loss"
     plot.save_figures(
         args.out,
         {

@@ -243,7 +243,7 @@ fig
 # And one test image on its way through: the 8 maps $X_1 = \text{relu}(z_0)$ say where
 # each filter responds, and $\Psi_0 = \partial E/\partial z_0$, one value per position and
 # filter, says how the loss changes with each of those $z$ (0 where the relu is off). We
-# take the test image the network is least sure of, where Ψ is largest.
+# take the test image with the largest loss, where Ψ is largest.
 
 # %%
 least_sure = int(np.argmin((conv_net.predict(X_test) * Y_test).sum(axis=1)))

@@ -11,12 +11,14 @@ check_backprop on convolutional networks. (fit, io and torch interop: their own 
 """
 
 import math
+import re
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import psinet
 from _helpers import require_extra
 from psinet import Network, check_gradients, gradients, numerical_gradients
 from psinet.activations import ACTIVATIONS
@@ -723,3 +725,50 @@ def test_check_backprop_refuses_an_image_network_with_a_clear_message():
         return gradients(ref, X, Y, "mse")[0]
 
     assert check_backprop(right, Network([2, 1], "sigmoid", seed=0)).passed  # dense: as before
+
+
+# ----------------------------------------------------------------- from a new user's trial
+def test_padding_same_and_valid_as_in_keras_and_pytorch():
+    assert psinet.Conv2D(4, 3, padding="same").padding == (1, 1)
+    assert psinet.Conv2D(4, (3, 5), padding="same").padding == (1, 2)
+    assert psinet.Conv2D(4, 3, padding="valid").padding == (0, 0)
+    net = psinet.Network([(2, 7, 6), psinet.Conv2D(3, 5, padding="same"), 2], ["tanh", "identity"])
+    assert net.layers[0].out_shape == (3, 7, 6)  # the maps keep their size
+    with pytest.raises(ValueError, match="needs stride 1 and an odd kernel"):
+        psinet.Conv2D(4, 2, padding="same")
+    with pytest.raises(ValueError, match="needs stride 1 and an odd kernel"):
+        psinet.Conv2D(4, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="'valid' or 'same', got 'full'"):
+        psinet.Conv2D(4, 3, padding="full")
+
+
+@pytest.mark.parametrize(
+    ("shape", "hint"),
+    [((4, 12, 12, 1), "X.transpose(0, 3, 1, 2)"), ((4, 144), "X.reshape(-1, 1, 12, 12)")],
+)
+def test_images_given_channels_last_or_flat_get_a_hint(shape, hint):
+    net = psinet.Network([(1, 12, 12), psinet.Conv2D(4, 3), 10], ["relu", "softmax"], seed=0)
+    with pytest.raises(ValueError, match=re.escape(hint)):
+        net.forward(np.zeros(shape))
+
+
+def test_the_kink_advice_names_a_smaller_eps_and_it_passes():
+    net = psinet.Network(
+        [(1, 12, 12), psinet.Conv2D(6, 3, padding=1), psinet.Conv2D(8, 3, stride=2), 10],
+        ["relu", "relu", "softmax"],
+        seed=0,
+    )
+    X = np.random.default_rng(0).normal(size=(5, 1, 12, 12))
+    Y = psinet.one_hot([0, 1, 2, 3, 4], 10)
+    report = psinet.check_gradients(net, X, Y, "categorical_crossentropy")
+    reasons = " ".join(row.reason for row in report.layers)
+    if not report.passed:  # finite differences straddle a kink at eps = 1e-3
+        assert "relu kinks (layer 0" in reasons and "are within reach" in reasons
+        assert "smaller eps (e.g. eps=1e-06)" in reasons
+    assert psinet.check_gradients(net, X, Y, "categorical_crossentropy", eps=1e-6).passed
+
+
+def test_summary_names_every_layer_of_a_convolutional_network():
+    net = psinet.Network([(1, 8, 8), psinet.Conv2D(4, 3), 10], ["relu", "softmax"], seed=0)
+    text = net.summary()
+    assert "0 Conv2D(4, 3)" in text and "1 Dense(10)" in text

@@ -276,11 +276,23 @@ def as_batch(
         each = ", ".join(map(str, shape))
         raise ValueError(
             f"{name} must have shape (N, {each}) or ({each}{',' if len(shape) == 1 else ''}), "
-            f"got shape {np.shape(value)}"
+            f"got shape {np.shape(value)}{_image_hint(name, array.shape, shape)}"
         )
     if array.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one sample, got shape {array.shape}")
     return array, single
+
+
+def _image_hint(name: str, given: tuple[int, ...], shape: tuple[int, ...]) -> str:
+    """A hint for images given channels last or flattened, where ``shape`` is (C, H, W)."""
+    if len(shape) != 3:
+        return ""
+    C, H, W = shape
+    if given[1:] == (H, W, C):
+        return f" (channels last? psinet's images are channels first: {name}.transpose(0, 3, 1, 2))"
+    if len(given) == 2 and given[1] == C * H * W:
+        return f" (flattened? {name}.reshape(-1, {C}, {H}, {W}) gives the images back)"
+    return ""
 
 
 def as_targets(value: Any, n_samples: int, width: int, dtype: np.dtype[Any]) -> Array:

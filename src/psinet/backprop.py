@@ -187,8 +187,8 @@ def gradients(
     Parameters
     ----------
     net : Network
-    X : ndarray of shape (N, n_0)
-        A batch of inputs (or one sample of shape (n_0,)).
+    X : ndarray of shape (N, n_0), or (N, C, H, W) for images
+        A batch of inputs (or one sample of shape (n_0,) or (C, H, W)).
     Y : ndarray of shape (N, n_L)
         Targets (shape (N,) is accepted for a single output).
     loss : str or Loss

@@ -442,8 +442,9 @@ def check_gradients(
         row = _compare_layer(l, g, n, rounding, truncation, threshold, tiny or 0.0, dE, h)
         if row.status == "failed" and row.cause == "mismatch" and kinks:
             row.reason += (
-                f"; but {kinks} is within reach of the steps, where finite differences "
-                "straddle the kink and are wrong themselves: check on other inputs"
+                f"; but {kinks} within reach of the steps (ε = {h:.0e}), where finite "
+                "differences straddle the kink and are wrong themselves: check with a "
+                f"smaller eps (e.g. eps={min(h / 1000, 1e-6):.0e}) or on other inputs"
             )
         layers.append(row)
     return GradientCheck(
@@ -468,8 +469,9 @@ RESOLVED = 2.0
 def _near_kinks(net: Network, reach: float) -> str:
     """Which kinked built-in activations (relu, leaky_relu, elu) have some |z| < reach·|x|.
 
-    ``net`` has just run forward; returns e.g. ``"a relu kink (layer 0, |z| = 1e-04)"``
-    or ``""``. ``|x|`` is the largest input entry of that layer (at least 1).
+    ``net`` has just run forward; returns e.g. ``"a relu kink (layer 0, |z| = 1e-04) is"``,
+    ``"relu kinks (layer 0, |z| = 1e-04; layer 1, |z| = 1e-03) are"`` or ``""``. ``|x|`` is
+    the largest input entry of that layer (at least 1).
     """
     assert net.cache is not None
     found = []
@@ -479,10 +481,11 @@ def _near_kinks(net: Network, reach: float) -> str:
             z_min = float(np.abs(z).min())
             near = reach * max(1.0, float(np.abs(X_bar).max()))
             if z_min < near:
-                found.append(
-                    f"a {f.name} kink (layer {l}, |z| = {z_min:.0e}{_blank(z, X_bar, near)})"
-                )
-    return ", ".join(found)
+                found.append((f.name, f"layer {l}, |z| = {z_min:.0e}{_blank(z, X_bar, near)}"))
+    if len(found) == 1:
+        return f"a {found[0][0]} kink ({found[0][1]}) is"
+    names = " and ".join(dict.fromkeys(name for name, _ in found))  # each name once
+    return f"{names} kinks ({'; '.join(where for _, where in found)}) are" if found else ""
 
 
 def _blank(z: Array, X_bar: Array, near: float) -> str:

@@ -155,7 +155,9 @@ class Dense(Layer):
 class Conv2D(Layer):
     """A 2-D convolution (cross-correlation, as PyTorch's ``nn.Conv2d``) of ``filters``
     kernels of ``kernel_size``, moved by ``stride``, over an input zero-padded by
-    ``padding`` on every side. Each may be an int or a (rows, columns) pair.
+    ``padding`` on every side. Each may be an int or a (rows, columns) pair; ``padding``
+    may also be ``"valid"`` (0) or ``"same"`` (stride 1 and an odd kernel: (k − 1)/2 on
+    each side, so that the maps keep their size), as in Keras and PyTorch.
 
     ``W_l`` has shape (filters, C·kh·kw + 1): row f is filter f's weights in
     (channel, kernel row, kernel column) order, then its bias.
@@ -166,12 +168,12 @@ class Conv2D(Layer):
         filters: int,
         kernel_size: int | tuple[int, int],
         stride: int | tuple[int, int] = 1,
-        padding: int | tuple[int, int] = 0,
+        padding: int | tuple[int, int] | str = 0,
     ) -> None:
         self.filters = _check_positive(filters, "Conv2D filters")
         self.kernel_size = _pair(kernel_size, "Conv2D kernel_size", 1)
         self.stride = _pair(stride, "Conv2D stride", 1)
-        self.padding = _pair(padding, "Conv2D padding", 0)
+        self.padding = _padding(padding, self.kernel_size, self.stride)
 
     def build(self, in_shape: Shape, *, first: bool) -> Conv2D:
         """A copy placed after an input (C, H, W); refuses a kernel larger than the
@@ -186,7 +188,8 @@ class Conv2D(Layer):
         if kh > H + 2 * ph or kw > W + 2 * pw:
             raise ValueError(
                 f"{self!r}: kernel {kh}×{kw} is larger than its padded input "
-                f"{H + 2 * ph}×{W + 2 * pw} (input {C}×{H}×{W}, padding {ph}, {pw})"
+                f"{H + 2 * ph}×{W + 2 * pw} (input {C}×{H}×{W} as channels×height×width, "
+                f"padding {ph}, {pw})"
             )
         layer = Conv2D(self.filters, self.kernel_size, self.stride, self.padding)
         layer.in_shape, layer.first = (C, H, W), first
@@ -274,6 +277,24 @@ def _pair(value: Any, name: str, minimum: int) -> tuple[int, int]:
     if min(pair) < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {shown(value)}")
     return int(pair[0]), int(pair[1])
+
+
+def _padding(value: Any, kernel: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int]:
+    """``padding`` as a pair of ints, from an int, a pair, ``"valid"`` or ``"same"``."""
+    if not isinstance(value, str):
+        return _pair(value, "Conv2D padding", 0)
+    if value == "valid":
+        return 0, 0
+    if value != "same":
+        raise ValueError(
+            f"Conv2D padding must be an int, a pair of ints, 'valid' or 'same', got {value!r}"
+        )
+    if stride != (1, 1) or kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
+        raise ValueError(
+            "Conv2D padding='same' needs stride 1 and an odd kernel size (the zeros then split "
+            f"evenly, as in PyTorch), got kernel_size {kernel} and stride {stride}"
+        )
+    return (kernel[0] - 1) // 2, (kernel[1] - 1) // 2
 
 
 def from_config(config: dict[str, Any]) -> Layer:

@@ -342,7 +342,7 @@ class Network:
     ) -> History:
         """Train by mini-batch gradient descent; see :func:`psinet.training.fit`.
 
-        ``X``: ndarray of shape (N, n_0); ``Y``: ndarray of shape (N, n_L).
+        ``X``: ndarray of shape (N, n_0) or images (N, C, H, W); ``Y``: ndarray of shape (N, n_L).
         Returns a :class:`psinet.training.History`.
         """
         from .training import fit
@@ -372,7 +372,7 @@ class Network:
     ) -> dict[str, float]:
         """Loss and accuracy on ``(X, Y)``: see :func:`psinet.training.evaluate`.
 
-        ``X``: ndarray of shape (N, n_0); ``Y``: ndarray of shape (N, n_L).
+        ``X``: ndarray of shape (N, n_0) or images (N, C, H, W); ``Y``: ndarray of shape (N, n_L).
         """
         from .training import evaluate
 
@@ -398,7 +398,7 @@ class Network:
         header = ("layer", "n_in -> n_out", "W shape", "activation", "params")
         rows: list[tuple[str, ...]] = [
             (
-                str(l) if isinstance(q, Dense) else f"{l} {q!r}",
+                f"{l} {q!r}" if self.convolutional else str(l),
                 f"{_shape_text(q.in_shape)} -> {_shape_text(q.out_shape)}",
                 f"{W.shape}",
                 repr(f),

@@ -252,8 +252,9 @@ def evaluate(
 ) -> dict[str, float]:
     """The loss (and accuracy, for classification losses) of ``net`` on ``(X, Y)``.
 
-    ``X``: ndarray of shape (N, n_0); ``Y``: ndarray of shape (N, n_L) (or (N,) for one
-    output). Returns ``{"loss": E}`` plus ``"accuracy"`` for the cross-entropy losses.
+    ``X``: ndarray of shape (N, n_0), or (N, C, H, W) for images; ``Y``: ndarray of shape
+    (N, n_L) (or (N,) for one output). Returns ``{"loss": E}`` plus ``"accuracy"`` for
+    the cross-entropy losses.
     ``sample_weight``, ndarray of shape (N,) or None: weights s_n >= 0, not all zero;
     then E = Σ_n s_n ℓ_n / Σ_n s_n and the accuracy is weighted alike.
     The network's cache is not touched.
@@ -303,9 +304,9 @@ def train_step(
     """One step of gradient descent on a batch, the textbook's four moves; returns E
     before the update.
 
-    ``X``: ndarray of shape (B, n_0); ``Y``: ndarray of shape (B, n_L). ``sample_weight``:
-    None or the batch's weights r_n, ndarray of shape (B,), taken as they are: E =
-    (1/B) Σ_n r_n ℓ_n (:func:`fit` passes ``r = s·N/Σ s`` of the whole training set).
+    ``X``: ndarray of shape (B, n_0) or (B, C, H, W); ``Y``: ndarray of shape (B, n_L).
+    ``sample_weight``: None or the batch's weights r_n, ndarray of shape (B,), taken as
+    they are: E = (1/B) Σ_n r_n ℓ_n (:func:`fit` passes ``r = s·N/Σ s`` of the whole training set).
     Afterwards ``net.cache`` holds this batch's ``X̄_l``, ``z_l`` and ``Ψ_l = ∂E/∂z_l``.
 
     No update is applied whose result would not be finite: when a gradient is NaN or
@@ -384,7 +385,7 @@ def fit(
 
     Parameters
     ----------
-    X : ndarray of shape (N, n_0)
+    X : ndarray of shape (N, n_0), or (N, C, H, W) for images
     Y : ndarray of shape (N, n_L)
         Targets; shape (N,) is accepted for a single output. For
         ``categorical_crossentropy`` use one-hot rows (:func:`psinet.one_hot`).

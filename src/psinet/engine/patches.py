@@ -31,8 +31,9 @@ Put = Callable[[Array, Array], Any]
 
 def _view(array: Array, shape: tuple[int, ...]) -> Array:
     """``array`` seen with ``shape``, never a copy (a copy would lose the writes)."""
-    view = array.view()
-    view.shape = shape  # raises when the memory cannot be seen that way
+    view = array.reshape(shape)
+    if not np.may_share_memory(view, array):  # reshape copied: the memory cannot be seen so
+        raise ValueError(f"an array of shape {array.shape} cannot be viewed as {shape}")
     return view
 
 

@@ -163,16 +163,19 @@ def plot_network(
         label_edges = drawn <= _MAX_LABELLED_LAYER and show != "forward"  # numbers readable
         _draw_layer_edges(ax, l, W, positions, show, label_edges, max_w, n_edges, drawing)
     psi_max = _psi_max(record, boxes) if show == "backward" else 0.0
+    # the columns' labels go above the highest node and the highest stack of maps
+    box_tops = [_box_extent(p["box"])[3] for p, b in zip(positions, boxes, strict=True) if b]
+    net_top = max([height * _DY] + [top + 3 * _BOX_DEPTH - 0.3 for top in box_tops])
     for k, (layer_rows, maps) in enumerate(zip(rows, boxes, strict=True)):
         if maps:
-            _draw_maps(ax, net, k, maps, positions[k], height * _DY, drawing)
+            _draw_maps(ax, net, k, maps, positions[k], net_top, drawing)
             continue
         _draw_layer_nodes(
-            ax, net, k, layer_rows, positions[k], record, show, height * _DY, psi_max, drawing
+            ax, net, k, layer_rows, positions[k], record, show, net_top, psi_max, drawing
         )
 
     # the drawing's extent (labels included); the aspect then widens one side as needed
-    ax.update_datalim([(-0.9, _DY - 0.75), (_DX * net.n_layers + 1.5, height * _DY + 1.1)])
+    ax.update_datalim([(-0.9, _DY - 0.75), (_DX * net.n_layers + 1.5, net_top + 1.1)])
     ax.margins(0)
     ax.autoscale_view()
     ax.set_aspect("equal", adjustable="datalim")  # circles stay round, the axes fill the figure
