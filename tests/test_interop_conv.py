@@ -292,8 +292,8 @@ def _refusal_cases(nn):
         (nn.Sequential(conv(1, 2, 1), nn.ReLU(), nn.MaxPool2d(2), flat(), nn.Linear(2, 1)),
          (1, 3, 3), 2, "no psinet counterpart"),
         (nn.Sequential(conv(1, 2, 1), nn.ReLU(), conv(3, 2, 1), nn.ReLU(), flat(),
-                       nn.Linear(18, 1)), (1, 3, 3), 2, "takes 3 channels, but the Conv2d "
-                                                        "before gives 2"),
+                       nn.Linear(18, 1)), (1, 3, 3), 2, "takes in_channels=3, but the Conv2d "
+                                                        "before gives out_channels=2"),
         (nn.Sequential(conv(1, 2, 1), nn.ReLU(), flat(), nn.Linear(17, 1)), (1, 3, 3), 3,
          "takes 17 inputs, but for input_shape=(1, 3, 3) it receives maps of 2×3×3 = 18"),
         (nn.Sequential(conv(1, 2, 1).double(), nn.ReLU(), flat(), nn.Linear(18, 1)), (1, 3, 3),
@@ -332,7 +332,7 @@ def test_the_missing_input_shape_is_asked_for(torch):
         ((3, 5.0, 5), r"three ints >= 1"),
         ((3, True, 5), r"three ints >= 1"),
         ("3x5x5", r"three ints >= 1"),
-        ((2, 5, 5), r"input_shape=\(2, 5, 5\) has 2 channels, but module 0 .* takes 3"),
+        ((2, 5, 5), r"input_shape=\(2, 5, 5\) has C = 2 input channels, but .* takes C = 3"),
         ((3, 2, 2), r"do not make a network with input_shape=\(3, 2, 2\).*kernel 3×3 is larger"),
     ],
 )

@@ -371,8 +371,8 @@ def _read_modules(children: list[tuple[str, Any]]) -> _Read:
                 spec: Any = _conv_layer(where, child)
                 if read.weighted and child.in_channels != read.weighted[-1][2].out_channels:
                     raise ValueError(
-                        f"from_torch: {where} takes {child.in_channels} channels, but the "
-                        f"Conv2d before gives {read.weighted[-1][2].out_channels}"
+                        f"from_torch: {where} takes in_channels={child.in_channels}, but the "
+                        f"Conv2d before gives out_channels={read.weighted[-1][2].out_channels}"
                     )
             else:
                 if read.last_is(nn.Conv2d) and read.flatten is None:
@@ -463,8 +463,8 @@ def _input_shape(read: _Read, input_shape: Any) -> Any:
     shape = tuple(int(n) for n in input_shape)
     if type(first) is nn.Conv2d and shape[0] != first.in_channels:
         raise ValueError(
-            f"from_torch: input_shape={shape} has {shape[0]} channels, but {where} takes "
-            f"{first.in_channels}"
+            f"from_torch: input_shape={shape} has C = {shape[0]} input channels, but {where} "
+            f"takes C = {first.in_channels}"
         )
     return shape
 
