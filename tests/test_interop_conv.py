@@ -1,15 +1,20 @@
 """psinet.interop with Conv2D layers, against PyTorch itself: to_torch builds Conv2d and
 Flatten modules of exactly psinet's weights, from_torch reads them back (given the
 input shape torch does not record), gradients agree with autograd, and every Conv2d
-setting psinet has not is refused by name."""
+setting psinet has not is refused by name. safetensors files of image networks: the
+state_dict's names and shapes, the architecture in __metadata__, hostile files refused."""
+
+import json
 
 import numpy as np
 import pytest
 
+import psinet.io
 from _helpers import require_extra, valid_targets
 from psinet import Network, gradients
 from psinet import activations as A
-from psinet.interop import from_torch, save_safetensors, to_torch
+from psinet.interop import from_torch, load_safetensors, save_safetensors, to_torch
+from psinet.io import FormatError
 from psinet.layers import Conv2D
 
 ARCHITECTURES = [
@@ -345,8 +350,232 @@ def test_bad_input_shapes_are_refused(torch, input_shape, match):
     assert from_torch(model, input_shape=(3, 5, 5)).input_shape == (3, 5, 5)
 
 
-def test_save_safetensors_refuses_image_networks(tmp_path):
-    net = _net(ARCHITECTURES[0])
-    with pytest.raises(ValueError, match=r"dense networks .* only.*psinet\.io\.save"):
+# ---------------------------------------------------------------------------- safetensors
+
+
+def _st_parts(path):
+    """(the JSON header, the data bytes) of a safetensors file."""
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    return json.loads(raw[8 : 8 + n]), raw[8 + n :]
+
+
+def _st_write(path, header, data):
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data)
+    return path
+
+
+def _st_shapes(header):
+    return {name: tuple(e["shape"]) for name, e in header.items() if name != "__metadata__"}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("architecture", ARCHITECTURES, ids=IDS)
+def test_safetensors_round_trip_is_bit_identical(tmp_path, architecture, dtype):
+    net = _net(architecture, A.LeakyReLU(0.1), "softmax", dtype=dtype, seed=12)
+    for W in net.weights:  # biases too, so that they are checked
+        W[:, -1] = np.random.default_rng(13).normal(size=len(W))
+    path = save_safetensors(net, tmp_path / "m.safetensors")
+    back = load_safetensors(path)
+    assert _same_weights(net, back)
+    assert back.architecture == net.architecture and back.layers == net.layers
+    assert back.activations == net.activations and back.dtype == net.dtype
+    X = _images(net)
+    assert np.array_equal(back.predict(X), net.predict(X))
+    header, data = _st_parts(path)
+    for l, layer in enumerate(net.layers):
+        if isinstance(layer, Conv2D):  # 4-D, (filters, C, kh, kw), as nn.Conv2d's weight
+            shape = (layer.filters, layer.in_shape[0], *layer.kernel_size)
+            assert _st_shapes(header)[f"{2 * l}.weight"] == shape
+    # the architecture as psinet.io.save writes it in an .npz header, the very same JSON
+    npz = psinet.io.save(net, tmp_path / "m.npz")
+    with np.load(npz, allow_pickle=False) as arrays:
+        npz_header = json.loads(arrays["header"].tobytes())
+    metadata = header["__metadata__"]
+    assert json.loads(metadata["psinet_architecture"]) == npz_header["architecture"]
+    assert metadata["psinet_architecture"] == json.dumps(npz_header["architecture"])
+    assert len(data) == net.n_params * np.dtype(dtype).itemsize
+    other = load_safetensors(path, activations="tanh")  # activations= overrides the file's
+    assert _same_weights(other, net) and other.activations == (A.Tanh(),) * net.n_layers
+
+
+def test_a_dense_networks_file_has_no_architecture(tmp_path):
+    net = Network([4, 3, 2], ["relu", "softmax"], seed=0)
+    header, _ = _st_parts(save_safetensors(net, tmp_path / "m.safetensors"))
+    assert set(header["__metadata__"]) == {"format", "psinet_version", "psinet_activations"}
+    assert list(_st_shapes(header)) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES, ids=IDS)
+def test_safetensors_names_and_shapes_are_to_torchs_state_dict(torch, tmp_path, architecture):
+    st = require_extra("safetensors.torch", "safetensors")
+    net = _net(architecture, "relu", "softmax", seed=14)
+    path = save_safetensors(net, tmp_path / "m.safetensors")
+    header, _ = _st_parts(path)
+    model = to_torch(net)
+    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    assert list(_st_shapes(header)) == list(expected)  # the same names, in the same order
+    assert _st_shapes(header) == expected
+    state = st.load_file(str(path))
+    fresh = to_torch(_net(architecture, "relu", "softmax", seed=15))  # other weights
+    fresh.load_state_dict(state)
+    assert _same_weights(from_torch(fresh, input_shape=net.input_shape), net)
+    X = _images(net)
+    with torch.no_grad():
+        assert torch.equal(fresh(torch.from_numpy(X)), model(torch.from_numpy(X)))
+
+
+def test_safetensors_numpy_package_reads_a_conv_file(tmp_path):
+    """Without torch: the safetensors package's NumPy API reads the 4-D tensors."""
+    st = require_extra("safetensors.numpy", "test")
+    net = _net(ARCHITECTURES[1], dtype=np.float32, seed=16)
+    arrays = st.load_file(str(save_safetensors(net, tmp_path / "m.safetensors")))
+    assert sorted(arrays) == ["0.bias", "0.weight", "2.bias", "2.weight", "5.bias",
+                              "5.weight", "7.bias", "7.weight"]  # fmt: skip
+    assert arrays["2.weight"].shape == (5, 4, 2, 2) and arrays["2.weight"].dtype == np.float32
+    assert np.array_equal(arrays["2.weight"].reshape(5, -1), net.weights[1][:, :-1])
+    assert np.array_equal(arrays["5.bias"], net.weights[2][:, -1])
+
+
+def test_a_torch_written_conv_file_needs_the_architecture(torch, tmp_path):
+    st = require_extra("safetensors.torch", "safetensors")
+    net = _net(ARCHITECTURES[2], "elu", "sigmoid", seed=17)
+    path = tmp_path / "torch.safetensors"
+    st.save_file(to_torch(net).state_dict(), str(path))
+    with pytest.raises(FormatError) as info:
+        load_safetensors(path, activations=["elu", "elu", "sigmoid"])
+    message = str(info.value)
+    assert "'0.weight' of shape [3, 2, 3, 2] is a Conv2d's weight" in message
+    assert "no __metadata__ 'psinet_architecture'" in message
+    assert "stride and padding" in message and "from_torch(model, input_shape=" in message
+    # given the architecture (as psinet writes it), the same tensors load
+    mine, _ = _st_parts(save_safetensors(net, tmp_path / "psinet.safetensors"))
+    text = mine["__metadata__"]["psinet_architecture"]
+    st.save_file(to_torch(net).state_dict(), str(path), metadata={"psinet_architecture": text})
+    back = load_safetensors(path, activations=["elu", "elu", "sigmoid"])
+    assert _same_weights(back, net) and back.architecture == net.architecture
+
+
+def test_save_safetensors_checks_an_image_network_first(tmp_path):
+    net = _net(ARCHITECTURES[1])
+    net.weights[1][0, 0] = np.inf
+    with pytest.raises(ValueError, match=r"net\.weights\[1\] must be finite"):
         save_safetensors(net, tmp_path / "m.safetensors")
     assert not list(tmp_path.iterdir())
+
+
+def _good_conv_file(tmp_path):
+    net = _net(ARCHITECTURES[0], seed=18)  # (1, 6, 6), Conv2D(2, 3), 3: tensors 0 and 3
+    path = save_safetensors(net, tmp_path / "good.safetensors")
+    header, data = _st_parts(path)
+    assert load_safetensors(_st_write(tmp_path / "copy.safetensors", header, data))
+    return header, data
+
+
+def _conv(filters=2, kernel=(3, 3), stride=(1, 1), padding=(0, 0), **more):
+    return {"class": "Conv2D", "filters": filters, "kernel_size": list(kernel),
+            "stride": list(stride), "padding": list(padding), **more}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("architecture", "words"),
+    [  # the tensors are 0.weight (2, 1, 3, 3), 0.bias (2,), 3.weight (3, 32), 3.bias (3,)
+        ([[1, 7, 7], _conv(), 3], r"'3.weight' has shape \[3, 32\], but .* layer 1, Dense\(3\) "
+                                  r"on an input of 2×5×5, gives it shape \[3, 50\]"),
+        ([[1, 6, 6], _conv(kernel=(3, 2)), 3], r"'0.weight' has shape \[2, 1, 3, 3\], but .* "
+                                               r"layer 0, Conv2D\(2, \(3, 2\)\) .* \[2, 1, 3, 2\]"),
+        ([[2, 6, 6], _conv(), 3], r"'0.weight' has shape \[2, 1, 3, 3\].*\[2, 2, 3, 3\]"),
+        ([[1, 6, 6], _conv(filters=4), 3], r"'0.weight' has shape .*\[4, 1, 3, 3\]"),
+        ([[1, 8, 8], _conv(stride=(2, 2)), 3], r"'3.weight' has shape \[3, 32\].*\[3, 18\]"),
+        ([[1, 6, 6], _conv(padding=(1, 1)), 3], r"'3.weight' has shape \[3, 32\].*\[3, 72\]"),
+        ([[1, 6, 6], _conv(), 4, 3], r"'3.weight' has shape \[3, 32\], but .* layer 1, "
+                                     r"Dense\(4\) on an input of 2×4×4, gives it shape \[4, 32\]"),
+        ([[1, 6, 6], _conv(), _conv(2, (1, 1)), 3], r"'3.weight' is not one of those"),
+        ([[1, 6, 6], 3], r"'0.weight' is not one of those .*\['1.bias', '1.weight'\]"),
+        # the architecture itself, refused by psinet.io's own checks
+        ([[1, 6, 6], _conv(kernel=(7, 7)), 3], r"psinet_architecture: architecture\[1\] = .* is "
+                                               r"invalid after an input of shape \(1, 6, 6\).*"
+                                               r"kernel 7×7 is larger"),
+        ([[1, 2, 2], _conv(), 3], r"kernel 3×3 is larger than its padded input 2×2"),
+        ([[1, 6], _conv(), 3], r"psinet_architecture: architecture\[0\] must be the image "
+                               r"input shape \[C, H, W\]"),
+        ([6, _conv(), 3], r"architecture\[0\] must be the image input shape"),
+        ([[1, 6, 0], _conv(), 3], r"architecture\[0\] must be"),
+        ([[1, 6, 6], _conv(stride=(0, 1)), 3], r"architecture\[1\] .*stride must be >= 1"),
+        ([[1, 6, 6], _conv(bogus=1), 3], r"architecture\[1\] .*TypeError.*bogus"),
+        ([[1, 6, 6], {"class": "MaxPool2D"}, 3], r"unknown layer class 'MaxPool2D'"),
+        ([[1, 6, 6], True, 3], r"architecture\[1\] = True is invalid"),
+        ([[1, 6, 6], 0, 3], r"architecture\[1\] = 0 is invalid"),
+        ([[1, 6, 6], 3, _conv()], r"architecture\[2\] .*needs an image input"),
+        ([[1, 6, 6], _conv()], r"last layer must be dense"),
+        ([[1, 6, 6]], r"at least the input shape and one layer"),
+        ({"input": [1, 6, 6]}, r"psinet_architecture must be a JSON list"),
+    ],
+)  # fmt: skip
+def test_load_safetensors_refuses_an_architecture_that_disagrees(tmp_path, architecture, words):
+    header, data = _good_conv_file(tmp_path)
+    header["__metadata__"]["psinet_architecture"] = json.dumps(architecture)
+    with pytest.raises(FormatError, match=words):
+        load_safetensors(_st_write(tmp_path / "bad.safetensors", header, data))
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[[1, 6, 6], {"class": "Conv2D"', r"must be a JSON list.*Expecting"),
+        ("[[1, 6, 6], NaN, 3]", r"NaN is not valid JSON"),
+        ("[[1, 6, 6], 1e400, 3]", r"out of range"),
+        ("[[1, 6, 6], 1" + "0" * 30 + ", 3]", r"at most 18 digits"),
+        ("[" * 100_000 + "]" * 100_000, r"psinet_architecture must be"),
+        ("", r"psinet_architecture must be a JSON list"),
+    ],
+)
+def test_load_safetensors_refuses_bad_architecture_json(tmp_path, text, words):
+    header, data = _good_conv_file(tmp_path)
+    header["__metadata__"]["psinet_architecture"] = text
+    with pytest.raises(FormatError, match=words):
+        load_safetensors(_st_write(tmp_path / "bad.safetensors", header, data))
+
+
+def test_load_safetensors_refuses_other_bad_conv_files(tmp_path):
+    header, data = _good_conv_file(tmp_path)
+    p = tmp_path / "bad.safetensors"
+    no_architecture = json.loads(json.dumps(header))
+    del no_architecture["__metadata__"]["psinet_architecture"]
+    with pytest.raises(FormatError, match=r"'0.weight' of shape \[2, 1, 3, 3\] is a Conv2d's .*"
+                                          r"no __metadata__ 'psinet_architecture'"):  # fmt: skip
+        load_safetensors(_st_write(p, no_architecture, data))
+    del no_architecture["__metadata__"]
+    with pytest.raises(FormatError, match=r"psinet cannot rebuild the network"):
+        load_safetensors(_st_write(p, no_architecture, data), activations="tanh")
+    not_text = json.loads(json.dumps(header))
+    not_text["__metadata__"]["psinet_architecture"] = [[1, 6, 6], 3]
+    with pytest.raises(FormatError, match="strings to strings"):
+        load_safetensors(_st_write(p, not_text, data))
+    for name, shape, words in [
+        ("0.weight", [2, 9, 1], r"'0.weight' must have a shape of 2 \(a Linear's\) or 4"),
+        ("0.weight", [2, 1, 3, 3, 1], r"shape of 2 \(a Linear's\) or 4 \(a Conv2d's\)"),
+        ("0.bias", [2, 1, 1, 1], r"'0.bias' must have a shape of 1 positive"),
+        ("0.weight", [2, 1, 9, 1], r"'0.weight' has shape \[2, 1, 9, 1\], but .*\[2, 1, 3, 3\]"),
+        ("0.weight", [1, 2, 3, 3], r"'0.weight' has shape \[1, 2, 3, 3\]"),
+    ]:
+        bad = json.loads(json.dumps(header))
+        bad[name]["shape"] = shape
+        with pytest.raises(FormatError, match=words):
+            load_safetensors(_st_write(p, bad, data))
+    # a tensor of the architecture missing (the last one's bytes gone too)
+    missing = json.loads(json.dumps(header))
+    begin, _ = missing.pop("3.bias")["data_offsets"]
+    with pytest.raises(FormatError, match=r"'3.bias' \(shape \[3\]\) of the psinet_architecture's "
+                                          r"layer 1, Dense\(3\), is missing"):  # fmt: skip
+        load_safetensors(_st_write(p, missing, data[:begin]))
+    # a dense network's tensors, 0 and 2, under an image network's architecture
+    dense = Network([36, 4, 3], "tanh", seed=0)
+    dense_header, dense_data = _st_parts(save_safetensors(dense, tmp_path / "dense.safetensors"))
+    dense_header["__metadata__"]["psinet_architecture"] = json.dumps([[1, 6, 6], 4, 3])
+    with pytest.raises(FormatError, match=r"'0.weight' is not one of those .*'1.weight'"):
+        load_safetensors(_st_write(p, dense_header, dense_data))
+    dense_header["__metadata__"]["psinet_architecture"] = json.dumps([[1, 6, 6], 3])
+    with pytest.raises(FormatError, match=r"'0.weight' is not one of those"):
+        load_safetensors(_st_write(p, dense_header, dense_data))

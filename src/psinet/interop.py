@@ -47,9 +47,11 @@ z = −16 in float64; 0 instead of 4e-18 at z = −40), while its absolute diffe
   ``from_torch(to_torch(net), input_shape=net.input_shape)`` has the very same weights,
   bit for bit (``input_shape`` is needed for image networks only).
 * :func:`save_safetensors` / :func:`load_safetensors` write and read the safetensors
-  format with NumPy alone, for dense networks; the tensor names are
-  ``to_torch(net).state_dict()``'s keys (``"0.weight"``, ``"0.bias"``, ``"2.weight"``,
-  …), so ``model.load_state_dict(safetensors.torch.load_file(path))`` works.
+  format with NumPy alone; the tensors are ``to_torch(net).state_dict()``'s, names and
+  shapes (``"0.weight"``, ``"0.bias"``, ``"2.weight"``, …; a Conv2d's weight 4-D,
+  (filters, C, kh, kw)), so ``model.load_state_dict(safetensors.torch.load_file(path))``
+  works. An image network's architecture (input shape, kernels, strides, padding:
+  what tensors do not record) goes in the file's ``__metadata__``, as JSON.
 
 PyTorch is an optional extra (``pip install "psinet[torch]"``), imported only when
 :func:`to_torch` or :func:`from_torch` is called; the safetensors functions need NumPy only.
@@ -73,21 +75,15 @@ True
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import activations as _activations
 from ._checks import check_bool
-from ._version import __version__
 from .activations import Activation
-from .io import HEADER_LIMIT, FormatError, decode_json_object
-from .io._archive import _bounded_int, _finite_float, _open_regular, _refuse_constant, _short
-from .io._atomic import _atomic_write
+from .io._safetensors import load_safetensors, save_safetensors
 from .layers import Conv2D
 from .network import Network, check_network
 
@@ -107,12 +103,6 @@ Above it torch returns ``z``; ``log(1 + e^z)`` rounds to ``z`` there in float32 
 """
 
 _MIN_SOFTPLUS_THRESHOLD = 20.0  # torch's default; its switch there is off by e^(−20) ≈ 2e-9
-
-_SAFETENSORS_DTYPES: dict[str, np.dtype[Any]] = {
-    "F64": np.dtype("<f8"),
-    "F32": np.dtype("<f4"),
-}
-_TENSOR_NAME = re.compile(r"(0|[1-9][0-9]{0,8})\.(weight|bias)")
 
 
 def _torch() -> Any:
@@ -573,267 +563,3 @@ def _has_hooks(module: Any) -> bool:
         len(getattr(module, name, ()) or ())
         for name in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks")
     )
-
-
-# ---------------------------------------------------------------------------- safetensors
-
-
-def _tensor_names(net: Network) -> list[tuple[str, Array]]:
-    """``to_torch(net).state_dict()``'s names and the arrays, little-endian, in layer order."""
-    le = np.dtype(net.dtype).newbyteorder("<")
-    tensors = []
-    for l, W in enumerate(net.weights):
-        tensors.append((f"{2 * l}.weight", np.ascontiguousarray(W[:, :-1], dtype=le)))
-        tensors.append((f"{2 * l}.bias", np.ascontiguousarray(W[:, -1], dtype=le)))
-    return tensors
-
-
-def _safetensors_header(net: Network, tensors: list[tuple[str, Array]]) -> bytes:
-
-    code = "F64" if np.dtype(net.dtype) == np.float64 else "F32"
-    header: dict[str, Any] = {
-        "__metadata__": {
-            "format": "pt",
-            "psinet_version": __version__,
-            "psinet_activations": json.dumps([f.get_config() for f in net.activations]),
-        }
-    }
-    offset = 0
-    for name, a in tensors:
-        header[name] = {
-            "dtype": code,
-            "shape": list(a.shape),
-            "data_offsets": [offset, offset + a.nbytes],
-        }
-        offset += a.nbytes
-    raw = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    return raw + b" " * (-len(raw) % 8)  # the data starts 8-byte aligned, as safetensors pads
-
-
-def save_safetensors(net: Network, path: PathLike) -> Path:
-    """Write ``net``'s weights to a ``.safetensors`` file, with NumPy alone.
-
-    The file is an 8-byte little-endian header length, a JSON header (``dtype`` ``"F64"``
-    or ``"F32"``, ``shape``, ``data_offsets`` per tensor, and ``__metadata__`` with the
-    activations), then the raw little-endian data. Tensors are named as in
-    ``to_torch(net).state_dict()``: ``"{2l}.weight"``, shape (n_{l+1}, n_l), and
-    ``"{2l}.bias"``, shape (n_{l+1},), for each layer ``l``. Written atomically (like
-    :func:`psinet.io.save`: a temporary file, then a rename); returns the path written.
-
-    Refused before anything is written: an image network (an image input, Conv2D
-    layers: not Linear layers' names and shapes), non-finite weights, an activation
-    that is not built in or registered (:func:`load_safetensors` could not rebuild it),
-    a path that exists and is not a regular file (a directory, FIFO, socket or device,
-    directly or through a symlink; it is left as it is).
-    """
-    net = check_network(net)
-    if len(net.input_shape) != 1:
-        raise ValueError(
-            f"save_safetensors writes dense networks (Linear layers) only; this one has the "
-            f"image input {net.input_shape} and layers {net.architecture[1:]}: save it with "
-            f"psinet.io.save, or save to_torch(net).state_dict() with "
-            f"safetensors.torch.save_file"
-        )
-    for l, W in enumerate(net.weights):
-        if not np.isfinite(W).all():
-            raise ValueError(f"net.weights[{l}] must be finite to be saved, got NaN or inf")
-    for l, f in enumerate(net.activations):
-        if type(f) is not _activations.lookup(f.name):
-            raise ValueError(
-                f"layer {l}'s activation {f!r} must be built in or registered with "
-                "psinet.register_activation to be saved"
-            )
-    raw = os.fspath(path)
-    if not isinstance(raw, str):
-        raise TypeError(f"path must be a str or os.PathLike[str], got {type(raw).__name__}")
-    if not raw or raw.endswith(tuple(s for s in (os.sep, os.altsep) if s)) or Path(raw).is_dir():
-        raise ValueError(f"path must name a file, got {raw!r}")
-    target = Path(raw)
-    tensors = _tensor_names(net)
-    header = _safetensors_header(net, tensors)
-    if len(header) > HEADER_LIMIT:
-        raise ValueError(f"the header must be at most {HEADER_LIMIT} bytes, got {len(header)}")
-    _atomic_write(target, [("header", np.frombuffer(header, np.uint8)), *tensors], _write_st)
-    return target
-
-
-def _write_st(f: IO[bytes], members: list[tuple[str, Array]]) -> None:
-    """Header length (u64, little-endian), header, then each tensor's bytes in order."""
-    (_, header), *tensors = members
-    f.write(len(header).to_bytes(8, "little"))
-    f.write(header.tobytes())
-    for _, a in tensors:
-        f.write(a.tobytes())
-
-
-def load_safetensors(path: PathLike, *, activations: Any = None) -> Network:
-    """A :class:`Network` from a ``.safetensors`` file of Linear layers.
-
-    The file may come from :func:`save_safetensors` or from
-    ``safetensors.torch.save_file(model.state_dict(), path)`` for a Sequential that
-    :func:`from_torch` accepts: tensors ``"<i>.weight"`` (n_{l+1}, n_l) and ``"<i>.bias"``
-    (n_{l+1},), float32 or float64, their indices ``i`` increasing with the layer.
-    Returns ``W_l = [weight, bias]``, ndarray of shape (n_{l+1}, n_l + 1), bit for bit.
-
-    ``activations`` (as for :class:`Network`) is required when the file does not name
-    them (a file psinet did not write) and overrides the file's when given.
-
-    Reading is bounded and checked before any array is read: the header length and JSON
-    (at most :data:`psinet.io.HEADER_LIMIT` bytes), names, dtypes, shapes, and offsets
-    that tile the rest of the file exactly. A bad file raises
-    :class:`psinet.io.FormatError`.
-    """
-    path = Path(os.fspath(path))
-    with _open_regular(path) as fh:
-        size = os.fstat(fh.fileno()).st_size
-        first = fh.read(8)
-        if len(first) < 8:
-            raise FormatError(f"{path}: expected a safetensors file, found {size} bytes")
-        n = int.from_bytes(first, "little")
-        if n > HEADER_LIMIT or 8 + n > size:
-            raise FormatError(
-                f"{path}: the safetensors header must be at most {HEADER_LIMIT} bytes and fit "
-                f"in the file of {size} bytes, found a declared length of {_short(n)}"
-            )
-        header = _decode_st_header(path, fh.read(n))
-        entries, layer_names, dtype = _check_st_header(path, header, size - 8 - n)
-        data: dict[str, Array] = {}
-        for name, (shape, (begin, end)) in sorted(entries.items(), key=lambda e: e[1][1]):
-            buf = fh.read(end - begin)
-            if len(buf) != end - begin:
-                raise FormatError(f"{path}: the file ends inside tensor {name!r}")
-            a = np.frombuffer(buf, dtype=dtype.newbyteorder("<")).reshape(shape)
-            if not np.isfinite(a).all():
-                raise FormatError(f"{path}: tensor {name!r} must be finite, found NaN or inf")
-            data[name] = a
-    metadata = header.get("__metadata__") or {}
-    if activations is None:
-        activations = _activations_from_metadata(path, metadata, len(layer_names))
-    sizes = [entries[f"{layer_names[0]}.weight"][0][1]]
-    sizes += [entries[f"{i}.weight"][0][0] for i in layer_names]
-    net = Network(sizes, activations, seed=0, dtype=dtype.newbyteorder("="))
-    net.weights = [
-        np.concatenate([data[f"{i}.weight"], data[f"{i}.bias"][:, None]], axis=1)
-        for i in layer_names
-    ]
-    net.seed = None
-    return net
-
-
-def _decode_st_header(path: Path, raw: bytes) -> dict[str, Any]:
-    return decode_json_object(path, raw, "the safetensors header")
-
-
-def _check_st_header(
-    path: Path, header: dict[str, Any], n_data: int
-) -> tuple[dict[str, tuple[tuple[int, ...], tuple[int, int]]], list[int], np.dtype[Any]]:
-    """(name → (shape, offsets)), the layer indices in order, and the one dtype."""
-    metadata = header.get("__metadata__", {})
-    if not isinstance(metadata, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
-    ):
-        raise FormatError(f"{path}: __metadata__ must map strings to strings")
-    entries: dict[str, tuple[tuple[int, ...], tuple[int, int]]] = {}
-    dtypes = set()
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        if not _TENSOR_NAME.fullmatch(name):
-            raise FormatError(
-                f"{path}: expected tensors named '<i>.weight' and '<i>.bias' (a Sequential of "
-                f"Linear layers), found {_short(name)}"
-            )
-        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-            raise FormatError(
-                f"{path}: tensor {name!r} must have exactly dtype, shape and data_offsets, "
-                f"found {_short(entry)}"
-            )
-        code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if code not in _SAFETENSORS_DTYPES:
-            raise FormatError(
-                f"{path}: tensor {name!r} must have dtype F64 or F32 (psinet's float64 or "
-                f"float32), found {_short(code)}"
-            )
-        rank = 2 if name.endswith(".weight") else 1
-        if not _int_list(shape, rank) or min(shape) < 1:
-            raise FormatError(
-                f"{path}: tensor {name!r} must have a shape of {rank} positive integers, "
-                f"found {_short(shape)}"
-            )
-        if not _int_list(offsets, 2) or not 0 <= offsets[0] <= offsets[1] <= n_data:
-            raise FormatError(
-                f"{path}: tensor {name!r} must have data_offsets [begin, end] within the "
-                f"{n_data} data bytes, found {_short(offsets)}"
-            )
-        nbytes = int(np.prod(shape, dtype=object)) * _SAFETENSORS_DTYPES[code].itemsize
-        if offsets[1] - offsets[0] != nbytes:
-            raise FormatError(
-                f"{path}: tensor {name!r} of shape {shape} in {code} needs {nbytes} bytes, "
-                f"its data_offsets span {offsets[1] - offsets[0]}"
-            )
-        dtypes.add(code)
-        entries[name] = (tuple(shape), (offsets[0], offsets[1]))
-    if not entries:
-        raise FormatError(f"{path}: the safetensors file holds no tensors")
-    if len(dtypes) > 1:
-        raise FormatError(f"{path}: tensors must share one dtype, found {sorted(dtypes)}")
-    spans = sorted(offsets for _, offsets in entries.values())
-    end = 0
-    for begin, stop in spans:
-        if begin != end:
-            raise FormatError(
-                f"{path}: the tensors' data_offsets must tile the data without gaps or "
-                f"overlaps, found one starting at {begin} where {end} was expected"
-            )
-        end = stop
-    if end != n_data:
-        raise FormatError(
-            f"{path}: the tensors' data end at byte {end}, but the file holds {n_data} bytes"
-        )
-    layers = sorted({int(name.split(".")[0]) for name in entries})
-    for i in layers:
-        for part in ("weight", "bias"):
-            if f"{i}.{part}" not in entries:
-                raise FormatError(f"{path}: tensor '{i}.{part}' is missing (layer index {i})")
-    previous = None
-    for i in layers:
-        (n_out, n_in), (n_bias,) = entries[f"{i}.weight"][0], entries[f"{i}.bias"][0]
-        if n_bias != n_out or (previous is not None and n_in != previous):
-            raise FormatError(
-                f"{path}: layer '{i}' has weight {(n_out, n_in)} and bias {(n_bias,)}; expected "
-                f"a bias of {n_out} and {previous if previous is not None else n_in} inputs"
-            )
-        previous = n_out
-    return entries, layers, _SAFETENSORS_DTYPES[dtypes.pop()]
-
-
-def _int_list(value: Any, length: int) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) == length
-        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
-    )
-
-
-def _activations_from_metadata(path: Path, metadata: dict[str, str], n_layers: int) -> Any:
-    text = metadata.get("psinet_activations")
-    if text is None:
-        raise ValueError(
-            f"{path} does not name its activations (psinet did not write it); pass them: "
-            f"load_safetensors(path, activations=[...]) with {n_layers} entries"
-        )
-    try:
-        configs = json.loads(
-            text,
-            parse_constant=_refuse_constant,
-            parse_float=_finite_float,
-            parse_int=_bounded_int,
-        )
-        if not isinstance(configs, list) or len(configs) != n_layers:
-            raise ValueError(f"expected a list of {n_layers} activations")
-        return [_activations.get(c) for c in configs]
-    except (RecursionError, TypeError, ValueError) as exc:
-        raise FormatError(
-            f"{path}: __metadata__ psinet_activations must be a JSON list of {n_layers} "
-            f"psinet activations, found {_short(text)} ({exc})"
-        ) from None
