@@ -211,9 +211,7 @@ class Conv2D(Layer):
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         _, Ho, Wo = self.out_shape
         windows = sliding_window_view(self._padded_maps(X), (kh, kw), axis=(1, 2))
-        patches = windows[
-            :, : sh * (Ho - 1) + 1 : sh, : sw * (Wo - 1) + 1 : sw
-        ]  # (N, Ho, Wo, C, kh, kw)
+        patches = windows[:, every(0, Ho, sh), every(0, Wo, sw)]  # (N, Ho, Wo, C, kh, kw)
         return patches.reshape(-1, self.n_in)
 
     def fold(self, G: Array) -> Array:
@@ -227,9 +225,7 @@ class Conv2D(Layer):
         grad = np.zeros((len(G), H + 2 * ph, W + 2 * pw, C), dtype=G.dtype)
         for i in range(kh):  # each kernel offset: its value of every patch, onto its pixel
             for j in range(kw):
-                grad[:, i : i + sh * (Ho - 1) + 1 : sh, j : j + sw * (Wo - 1) + 1 : sw] += G[
-                    ..., i, j
-                ]
+                grad[:, every(i, Ho, sh), every(j, Wo, sw)] += G[..., i, j]
         grad = grad[:, ph : ph + H, pw : pw + W]  # the padding's gradients dropped
         return grad.transpose(0, 3, 1, 2) if self.first else grad.reshape(-1, C)
 
@@ -257,6 +253,12 @@ class Conv2D(Layer):
         if self.padding != (0, 0):
             args.append(f"padding={short(self.padding)}")
         return f"Conv2D({', '.join(args)})"
+
+
+def every(offset: int, n: int, stride: int) -> slice:
+    """The ``n`` rows (or columns) ``offset, offset + stride, …`` that kernel offset
+    ``offset`` reads, one per output position."""
+    return slice(offset, offset + stride * (n - 1) + 1, stride)
 
 
 def _check_positive(value: Any, name: str) -> int:

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import _raw
-from ..layers import Conv2D, Dense, Layer
+from ..layers import Conv2D, Dense, Layer, every
 
 Array = np.ndarray
 Put = Callable[[Array, Array], Any]
@@ -42,7 +42,7 @@ def _windows(layer: Conv2D, maps: Array) -> Array:
     (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
     _, Ho, Wo = layer.out_shape
     windows = sliding_window_view(maps, (kh, kw), axis=(1, 2))
-    return windows[:, : sh * (Ho - 1) + 1 : sh, : sw * (Wo - 1) + 1 : sw]
+    return windows[:, every(0, Ho, sh), every(0, Wo, sw)]
 
 
 def changes_rows(layer: Layer) -> bool:
@@ -116,7 +116,7 @@ def fold_move(layer: Layer, G: Array, psi_down: Array) -> Callable[[], None]:
     below = _view(psi_down, (N, H, W, C))
     grad = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=G.dtype) if ph or pw else below
     pairs = [  # (the pixels kernel offset (i, j) read, that offset's value in every patch)
-        (grad[:, i : i + sh * (Ho - 1) + 1 : sh, j : j + sw * (Wo - 1) + 1 : sw], G6[..., i, j])
+        (grad[:, every(i, Ho, sh), every(j, Wo, sw)], G6[..., i, j])
         for i in range(kh)
         for j in range(kw)
     ]
