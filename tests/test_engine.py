@@ -772,3 +772,48 @@ def test_a_part_that_reads_the_weights_mid_epoch_sees_them_exact(deferring):
     assert len(runs[0]) == len(runs[1]) == 6
     for seen, expected in zip(*runs):
         assert _close(seen, expected, 1e-12)
+
+
+class DoubledConv(Conv2D):
+    """A convolution of its own: every patch value doubled (fold doubles back, its adjoint)."""
+
+    def unfold(self, X):
+        return 2.0 * super().unfold(X)
+
+    def fold(self, G):
+        return super().fold(2.0 * G)
+
+
+class HalvedDense(Dense):
+    """A dense layer of its own: its input halved on the way in (and its gradient too)."""
+
+    def unfold(self, X):
+        return 0.5 * super().unfold(X)
+
+    def fold(self, G):
+        return super().fold(0.5 * G)
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        ((2, 6, 5), DoubledConv(3, 3, padding=1), Conv2D(4, 2, stride=2), 3),
+        ((2, 6, 5), Conv2D(3, 3), DoubledConv(2, 2), 4, 3),
+        ((2, 6, 5), Conv2D(3, 3), HalvedDense(4), 3),
+        (5, HalvedDense(6), 3),
+    ],
+)
+def test_a_layer_of_its_own_runs_its_own_unfold_and_fold_in_fit(sizes):
+    """The engine's patches stand in only for the exact built-in layers."""
+    config = _with(CONV, sizes=sizes)
+    assert differences(config) == []
+    net, X, *_ = _setup(config)
+    plain = Network([sizes[0], *(_plain(q) for q in sizes[1:])], net.activations, seed=3)
+    plain.weights = list(net.weights)
+    assert not np.allclose(net.predict(X), plain.predict(X))  # the subclass does change it
+
+
+def _plain(layer):
+    if isinstance(layer, DoubledConv):
+        return Conv2D(layer.filters, layer.kernel_size, layer.stride, layer.padding)
+    return layer.units if isinstance(layer, HalvedDense) else layer

@@ -579,3 +579,16 @@ def test_load_safetensors_refuses_other_bad_conv_files(tmp_path):
     dense_header["__metadata__"]["psinet_architecture"] = json.dumps([[1, 6, 6], 3])
     with pytest.raises(FormatError, match=r"'0.weight' is not one of those"):
         load_safetensors(_st_write(p, dense_header, dense_data))
+
+
+def test_to_torch_refuses_a_layer_of_its_own():
+    require_extra("torch", "torch")
+
+    class Doubled(Conv2D):
+        def unfold(self, X):
+            return 2.0 * super().unfold(X)
+
+    net = Network([(1, 4, 4), Doubled(2, 2), 3], ["tanh", "softmax"], seed=0)
+    assert type(net.layers[0]) is Doubled  # built, it stays itself
+    with pytest.raises(ValueError, match="layer 0 is Doubled, a layer of its own"):
+        to_torch(net)

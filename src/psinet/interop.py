@@ -84,7 +84,7 @@ from . import activations as _activations
 from ._checks import check_bool
 from .activations import Activation
 from .io._safetensors import load_safetensors, save_safetensors
-from .layers import Conv2D
+from .layers import Conv2D, Dense
 from .network import Network, check_network
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -166,10 +166,16 @@ def to_torch(net: Network, *, logits: bool = False) -> torch.nn.Sequential:
     an output of shape (N, n_L).
 
     Raises ImportError (naming the ``torch`` extra) without PyTorch, ValueError for a
-    custom activation, which has no torch module.
+    custom activation or layer, which has no torch module.
     """
     net = check_network(net)
     logits = check_bool(logits, "logits")
+    for l, layer in enumerate(net.layers):
+        if type(layer) not in (Conv2D, Dense) or {"unfold", "fold"} & vars(layer).keys():
+            raise ValueError(
+                f"to_torch: layer {l} is {type(layer).__name__}, a layer of its own, which "
+                "has no torch module; to_torch converts psinet's Dense and Conv2D layers"
+            )
     torch = _torch()
     dtype = _torch_dtype(net.dtype)
     acts = [  # every activation checked first, before anything is built

@@ -41,6 +41,7 @@ array([[1., 2., 1.],
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -121,7 +122,7 @@ class Dense(Layer):
 
     def build(self, in_shape: Shape, *, first: bool) -> Dense:
         """A copy with ``n_in = prod(in_shape)``; see :class:`Layer`."""
-        layer = Dense(self.units)
+        layer = copy.copy(self)  # a subclass stays itself
         layer.in_shape, layer.first = tuple(in_shape), first
         layer.n_in, layer.n_out, layer.out_shape = math.prod(in_shape), self.units, (self.units,)
         return layer
@@ -149,7 +150,7 @@ class Dense(Layer):
         return {"units": self.units}
 
     def __repr__(self) -> str:
-        return f"Dense({self.units})"
+        return f"{type(self).__name__}({self.units})"
 
 
 class Conv2D(Layer):
@@ -191,7 +192,7 @@ class Conv2D(Layer):
                 f"{H + 2 * ph}×{W + 2 * pw} (input {C}×{H}×{W} as channels×height×width, "
                 f"padding {ph}, {pw})"
             )
-        layer = Conv2D(self.filters, self.kernel_size, self.stride, self.padding)
+        layer = copy.copy(self)  # a subclass stays itself
         layer.in_shape, layer.first = (C, H, W), first
         Ho, Wo = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
         layer.out_shape, layer.positions = (self.filters, Ho, Wo), Ho * Wo
@@ -252,7 +253,7 @@ class Conv2D(Layer):
             args.append(f"stride={short(self.stride)}")
         if self.padding != (0, 0):
             args.append(f"padding={short(self.padding)}")
-        return f"Conv2D({', '.join(args)})"
+        return f"{type(self).__name__}({', '.join(args)})"
 
 
 def every(offset: int, n: int, stride: int) -> slice:

@@ -215,7 +215,7 @@ class Network:
         """What ``Network(sizes=…)`` was given, normalized: the input (an int, or (C, H, W)),
         then a Conv2D per convolution and an int per dense layer."""
         first: Any = self.input_shape[0] if len(self.input_shape) == 1 else self.input_shape
-        return [first, *(q.units if isinstance(q, Dense) else _unbuilt(q) for q in self.layers)]
+        return [first, *(q.units if type(q) is Dense else _unbuilt(q) for q in self.layers)]
 
     @property
     def convolutional(self) -> bool:

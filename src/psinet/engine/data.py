@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from ..backprop import output_loss
-from ..layers import Conv2D, Dense
+from ..layers import Dense, Layer
 from ..losses import Loss, fused_pair
 from ..metrics import weighted_correct
 from ..network import Network
-from .patches import unfold_data
+from .patches import built_in, unfold_data
 from .step import sigmoid_start, sigmoid_targets
 
 Array = np.ndarray
@@ -53,13 +53,14 @@ class EpochData:
         shuffled: bool,
     ) -> None:
         first = net.layers[0]
-        if isinstance(first, Dense):  # images into a dense layer: flattened, (C, H, W) order
+        if built_in(first, Dense):  # images into a dense layer: flattened, (C, H, W) order
             X = X.reshape(len(X), -1)
         self._X, self._Y, self._r = X, Y, r
         self.net, self._loss = net, loss
-        # A convolution's X̄_0 holds patches, made batch by batch from the images (in this
-        # epoch's order: X_images) into the step's own X̄_0 (see X_bar_b)
-        self.first: Conv2D | None = first if isinstance(first, Conv2D) else None
+        # A convolution's X̄_0 holds patches (a layer of the user's own: its unfold), made
+        # batch by batch from the inputs in this epoch's order (X_images) into the step's
+        # own X̄_0 (see X_bar_b)
+        self.first: Layer | None = None if built_in(first, Dense) else first
         self.X_images = X
         # Unshuffled, a wide input is copied batch by batch into the cache's X̄_0, where the
         # product reads it while it is still in the CPU cache; built for the whole data

@@ -19,9 +19,11 @@ from .. import _raw
 from .._contract import exactly
 from .._interrupt import DeferredInterrupt, whole
 from ..activations import ACTIVATIONS
+from ..layers import Dense
 from ..losses import LOSSES, Loss
 from ..network import Network
 from ..optimizers import Optimizer
+from .patches import built_in as layer_built_in
 from .update import plain_sgd
 
 Array = np.ndarray
@@ -150,7 +152,8 @@ class PendingFirstLayer:
         steps, cost = _DEFER.get(W_0.dtype, (0, math.inf))
         if not plain_sgd(optimizer) or l2 or folded_rate(optimizer) is None:
             return None
-        if not built_in(net, loss) or net.convolutional:  # (derived for dense layers)
+        dense = all(layer_built_in(q, Dense) for q in net.layers)  # (derived for them)
+        if not built_in(net, loss) or not dense:
             return None
         if W_0.nbytes < _DEFER_MIN_BYTES or net.sizes[1] <= cost * B * B:
             return None

@@ -45,9 +45,16 @@ def _windows(layer: Conv2D, maps: Array) -> Array:
     return windows[:, every(0, Ho, sh), every(0, Wo, sw)]
 
 
+def built_in(layer: Layer, cls: type[Layer]) -> bool:
+    """Whether ``layer`` is exactly ``cls`` (Dense or Conv2D) with its own unfold and fold:
+    only then do the moves below stand in for them. A subclass, or a layer of the user's
+    own, runs its own ``unfold`` and ``fold`` (copied into the buffers), as in the textbook."""
+    return type(layer) is cls and not {"unfold", "fold"} & vars(layer).keys()
+
+
 def changes_rows(layer: Layer) -> bool:
-    """Whether unfold and fold do anything: not for a dense layer on a dense one."""
-    return not (isinstance(layer, Dense) and len(layer.in_shape) == 1)
+    """Whether unfold and fold do anything: not for a built-in dense layer on a dense one."""
+    return not (built_in(layer, Dense) and len(layer.in_shape) == 1)
 
 
 def unfold_put(layer: Layer, src: Array, dst: Array) -> Put:
@@ -57,6 +64,8 @@ def unfold_put(layer: Layer, src: Array, dst: Array) -> Put:
     Plain ``copyto`` where unfold changes nothing (a dense layer after a dense one)."""
     if not changes_rows(layer):
         return _raw.copyto
+    if not (built_in(layer, Dense) or built_in(layer, Conv2D)):  # its own unfold
+        return lambda dst, src: np.copyto(dst, layer.unfold(src))
     C, H, W = layer.in_shape
     N = src.shape[0] // (H * W)
     if isinstance(layer, Dense):  # the maps flattened in (C, H, W) order
@@ -85,8 +94,8 @@ def unfold_data(layer: Layer, X_b: Array, X_bar: Array) -> Array:
     """``X̄_0`` (rows, n_in + 1) of a batch of images ``X_b`` (B, C, H, W) written into
     the buffer ``X_bar``, whose ones column is already there; returns ``X_bar``."""
     rows = X_bar[:, :-1]
-    if isinstance(layer, Dense):
-        np.copyto(rows, X_b.reshape(len(X_b), -1))
+    if not built_in(layer, Conv2D):  # a dense layer on images, or a layer's own unfold
+        np.copyto(rows, layer.unfold(X_b))
         return X_bar
     assert isinstance(layer, Conv2D)
     C = layer.in_shape[0]
@@ -103,6 +112,8 @@ def fold_move(layer: Layer, G: Array, psi_down: Array) -> Callable[[], None]:
     """A call that writes ``layer.fold(G)`` into ``psi_down`` (the layer below's rows,
     (rows, C)), for ``G`` = Ψ_l W_l[:, :-1] (rows_l, n_in), a buffer of its own (only
     for a layer that :func:`changes_rows`)."""
+    if not (built_in(layer, Dense) or built_in(layer, Conv2D)):  # its own fold
+        return lambda: np.copyto(psi_down, layer.fold(G))
     C, H, W = layer.in_shape
     N = psi_down.shape[0] // (H * W)
     if isinstance(layer, Dense):  # back from (C, H, W) order to the rows below

@@ -14,11 +14,13 @@ import numpy as np
 from .._checks import non_finite_cause
 from .._raw import copyto
 from ..backprop import _frobenius_norm
+from ..layers import Conv2D, Dense
 from ..losses import Loss
 from ..network import Network
 from ..optimizers import Optimizer
 from .data import EpochData
 from .deferred import PendingFirstLayer, folded_rate
+from .patches import built_in
 from .step import StepPlan
 
 Array = np.ndarray
@@ -53,8 +55,11 @@ class Engine:
         self.grads = grads
         # every batch's ‖X̄_0‖² is at most B·P·(1 + n·max|X|²) for P rows of n values per
         # sample (a dense layer: P = 1, n = n_0; a convolution: P positions, n = C·kh·kw)
+        # (a layer of the user's own: its rows are unknown, ‖X̄_0‖² is measured every step)
         first = net.layers[0]
-        self.X_bar_norm2_per_row = first.positions * (1.0 + first.n_in * x_max * x_max)
+        self.X_bar_norm2_per_row: float | None = None
+        if built_in(first, Dense) or built_in(first, Conv2D):
+            self.X_bar_norm2_per_row = first.positions * (1.0 + first.n_in * x_max * x_max)
         multilabel = loss.name == "binary_crossentropy"
         self.data = EpochData(X, Y, r, net, loss, multilabel=multilabel, shuffled=shuffle)
         self.batch_size = batch_size
@@ -90,7 +95,7 @@ class Engine:
                 self.optimizer,
                 self.grads,
                 self.l2,
-                B * self.X_bar_norm2_per_row,
+                None if self.X_bar_norm2_per_row is None else B * self.X_bar_norm2_per_row,
                 weighted=self.weighted,
             )
             if self.deferred is not None:
