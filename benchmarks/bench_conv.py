@@ -46,6 +46,7 @@ from bench_step import (
     default_threads,
     pin_threads_and_import,
     quartiles,
+    run_facts,
     time_block,
 )
 
@@ -690,14 +691,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     report = {
         "meta": {
-            "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "psinet": psinet.__version__,
-            "numpy": numpy.__version__,
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "quick": args.quick,
+            **run_facts(numpy, psinet, args.quick),
             "lr": LR,
             "threads": threads,
             "versions": {"torch": libs["torch"].__version__} if "torch" in libs else {},

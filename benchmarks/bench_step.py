@@ -710,6 +710,20 @@ def pin_threads_and_import(threads: int) -> tuple[Any, Any, dict[str, str | None
     return numpy, psinet, original_env
 
 
+def run_facts(numpy: Any, psinet: Any, quick: bool) -> dict[str, Any]:
+    """What a benchmark's JSON records of the run: command, time, versions, machine."""
+    return {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "psinet": psinet.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "quick": quick,
+    }
+
+
 def blas_threads() -> tuple[int | None, str, list[dict[str, Any]]]:
     """Threads numpy's BLAS uses now, where that number comes from, and the BLAS libraries."""
     try:
@@ -990,14 +1004,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     report = {
         "meta": {
-            "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "psinet": psinet.__version__,
-            "numpy": numpy.__version__,
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "quick": args.quick,
+            **run_facts(numpy, psinet, args.quick),
             "pairs": settings.pairs,
             "min_block_s": settings.min_block_s,
             "lr": LR,
